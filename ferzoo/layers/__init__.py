@@ -1,0 +1,4 @@
+"""Reusable layers written with ``keras.ops`` (exportable to TFLite and ONNX).
+
+Every layer is registered for serialisation under the ``ferzoo`` package.
+"""
