@@ -59,6 +59,15 @@ from ferzoo.training.evaluate import (
 from ferzoo.training.recipes import Recipe, get_recipe
 
 
+class ClusterError(RuntimeError):
+    """A peer of a multi-worker run failed; the run resumes when every worker restarts."""
+
+
+# What a collective op raises when a peer worker died or cannot be reached.
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a run depends on; stored as ``run.json`` and checked on resume."""
@@ -568,6 +577,14 @@ class Trainer:
                     self.log(f"early stop: no validation gain in {cfg.patience} epochs")
                     state["stopped_early"] = True
                     break
+        except _PEER_ERRORS as error:
+            if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                raise ClusterError(
+                    f"a worker of the cluster failed ({type(error).__name__}: "
+                    f"{(error.message or '').strip().splitlines()[0]}); restart every worker "
+                    f"with the same command: training resumes after epoch {state['epoch']} "
+                    f"from {self.out / 'state.json'}") from error
+            raise self._data_error(error) from error
         except tf.errors.OpError as error:
             raise self._data_error(error) from error
         return self._finish(state)
