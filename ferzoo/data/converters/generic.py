@@ -132,9 +132,9 @@ def _from_csv(path: Path, labels_opt: str | None, subject_pattern: str | None) -
         if name not in mapping:
             discovery.exclude(clip, f"label {name!r} is not one of {list(labels)}")
             continue
-        clip_id = row.get("clip_id", "").strip() or (
-            clip.relative_to(path.parent).as_posix() if clip.is_relative_to(path.parent)
-            else clip.as_posix())
+        rel = clip.relative_to(path.parent) if clip.is_relative_to(path.parent) else clip
+        clip_id = (row.get("clip_id") or "").strip() or (
+            rel.with_suffix("") if clip.is_file() else rel).as_posix()
         if clip_id in seen:
             discovery.exclude(clip, f"listed twice (clip id {clip_id!r})")
             continue
