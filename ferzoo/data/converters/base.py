@@ -229,6 +229,9 @@ def load_clip(item: ClipItem, *, options: ConvertOptions, labels: Sequence[str],
     if options.flow:
         from ferzoo.preprocess.flow import compute_flow
 
+        if len(frames) < 2:
+            raise SkipClip(f"{len(frames)} frame: optical flow needs at least 2")
+
         flow = compute_flow(frames, method=options.flow_method)
     fps = frames_source.fps or item.fps
     return Clip(
