@@ -135,6 +135,19 @@ def mtcnn_model(device: str = "CPU:0"):
     return MTCNN(device=device)
 
 
+def _pyramid_safe(min_face: int, dim: int, factor: float = 0.709) -> int:
+    """Cap MTCNN's ``min_face_size`` so its image pyramid stays >= 12 pixels.
+
+    mtcnn 1.0 sizes the pyramid from the image alone; with a ``min_face_size`` large for
+    the image its last level drops below PNet's 12-pixel input and the whole detection
+    silently returns no face (seen on 128-pixel images with min_face_size >= 32).
+    """
+    levels = round(-(math.log(dim / 12) / math.log(factor) + 1))
+    if levels < 1:
+        return 12
+    return max(12, min(min_face, int(dim * factor ** (levels - 1))))
+
+
 def _rows_to_faces(rows: np.ndarray, scale: float) -> list[Face]:
     # mtcnn's numpy rows: [image, x1, y1, x2, y2, confidence, x of the 5 keypoints,
     # y of the 5 keypoints] (the package's docstring says interleaved; its code is not).
@@ -155,7 +168,9 @@ class FaceDetector:
         max_side: detect on a copy of the frame resized so that its longer side is at
             most this (``None``: full resolution). Coordinates are mapped back.
         min_face_size: smallest face searched for, in pixels of the full frame
-            (MTCNN's pyramid starts there; larger values are faster).
+            (MTCNN's pyramid starts there). It is capped at about 21-24 pixels, the most
+            mtcnn 1.0 handles correctly (see :func:`_pyramid_safe`): for speed, use
+            ``max_side``.
         batch_size: frames detected together (MTCNN batches equal-sized images; on
             one CPU core a batch of 8 halves the time per frame).
         device: TensorFlow device for MTCNN.
@@ -196,9 +211,8 @@ class FaceDetector:
         small = [p[0] for p in prepared]
         if len({s.shape for s in small}) > 1:
             return [faces for image in images for faces in self.detect_batch([image])]
-        min_face = max(12, round(self.min_face_size * scale))
-        # Faces smaller than the image pyramid's first level cannot be found anyway.
-        min_face = min(min_face, max(12, min(small[0].shape[:2]) - 1))
+        min_face = _pyramid_safe(max(12, round(self.min_face_size * scale)),
+                                 min(small[0].shape[:2]))
         model = mtcnn_model(self.device)
         self.calls += len(small)
         rows = model.detect_faces(
@@ -743,7 +757,10 @@ def refine_keypoints(source: FrameSource, track: FaceTrack, detector: FaceDetect
     keypoints = track.keypoints.copy()
     refined = np.zeros(len(track), bool)
     batch: list[tuple[int, np.ndarray, np.ndarray]] = []
-    plain = FaceDetector(detector.min_confidence, None, 12, detector.batch_size, detector.device)
+    # The aligned face spans ~70% of the image: searching small faces would only cost
+    # time (a deeper image pyramid: 44 ms per 128-pixel image with the smallest faces).
+    plain = FaceDetector(detector.min_confidence, None, size // 5, detector.batch_size,
+                         detector.device)
 
     def flush():
         if not batch:

@@ -199,7 +199,9 @@ def test_head_pose_gifs_align_with_the_eyes_in_place(real_dir, tmp_path):
     expected = F.aligned_eye_positions(size)
     detector = F.FaceDetector()
     rows, worst = [], {}
-    for name, limit in [("male", 4.0), ("female", 6.5), ("female-and-male", 4.0)]:
+    # The woman turns to full profile (one eye hidden): MTCNN guesses that eye, so her
+    # worst frames are further off; the median still sits on the mark.
+    for name, limit in [("male", 3.5), ("female", 9.0), ("female-and-male", 3.5)]:
         clip = F.align_clip(FrameSource(real_dir / f"head-pose-face-detection-{name}.gif"), size)
         assert len(clip.frames) == clip.track.frame_indices.size  # no frame lost
         errors = []
@@ -207,12 +209,18 @@ def test_head_pose_gifs_align_with_the_eyes_in_place(real_dir, tmp_path):
             if found:
                 face = min(found, key=lambda f: np.abs(f.keypoints[:2] - expected).max())
                 errors.append(np.linalg.norm(face.keypoints[:2] - expected, axis=1).max())
-        # The woman turns to full profile in some frames: MTCNN does not find those again.
+        # Some of her profile frames are not found again at all.
         assert len(errors) >= 0.65 * len(clip.frames), name
         worst[name] = max(errors)
-        assert worst[name] <= limit, (name, errors)
+        assert worst[name] <= limit and np.median(errors) <= 3.0, (name, errors)
         rows.append(clip.frames)
     sheet = F.contact_sheet(rows, columns=12, marks=expected)
     out = tmp_path / "aligned_gifs.png"
     cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     assert out.stat().st_size > 10_000
+
+
+def test_large_min_face_size_on_a_small_image_still_finds_the_face(real_dir):
+    # mtcnn 1.0 alone returns nothing here (its pyramid drops below 12 pixels).
+    crop = cv2.resize(read_image(real_dir / "ivan.jpg")[60:200, 240:360], (96, 112))
+    assert len(F.FaceDetector(min_face_size=60).detect(crop)) == 1
