@@ -55,9 +55,9 @@ PROFILES = ("onset_apex", "onset_apex_offset")
 FPS = 25.0
 SOURCE = "synthetic"
 SUPERSAMPLE = 4  # drawn at 4x, reduced with INTER_AREA
-INTENSITY = (0.5, 1.0)  # range of the apex intensity of a clip
+INTENSITY = (0.7, 1.0)  # range of the apex intensity of a clip
 # Bump when the drawing changes: it is part of the cache key, so old caches are not reused.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 # Valence of each expression at full intensity (a clip's valence is this times its
 # intensity). decision: hand-set from the circumplex placement of the basic emotions
@@ -275,7 +275,7 @@ def make_subject(seed: int, subject_id: int) -> Subject:
     nose_y = eye_y + u(0.38, 0.50)
     return Subject(
         subject_id=subject_id,
-        head_scale=u(0.29, 0.34), head_x=0.5 + u(-0.03, 0.03), head_y=0.47 + u(-0.03, 0.03),
+        head_scale=u(0.40, 0.44), head_x=0.5 + u(-0.02, 0.02), head_y=0.53 + u(-0.02, 0.02),
         aspect=aspect, jaw=u(0.15, 0.40),
         eye_y=eye_y, eye_dx=u(0.37, 0.46), eye_w=u(0.15, 0.20), eye_h=u(0.075, 0.10),
         eye_tilt=u(-0.02, 0.04), iris_r=u(0.075, 0.095),
@@ -663,7 +663,7 @@ def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip
     # head pose: a per-clip offset plus smooth per-frame motion and a little shake
     t = np.arange(num_frames) / FPS
     base = np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03),
-                     np.deg2rad(rng.uniform(-6, 6)), rng.uniform(0.94, 1.06)])
+                     np.deg2rad(rng.uniform(-3, 3)), rng.uniform(0.96, 1.04)])
     amp = np.array([0.01, 0.01, np.deg2rad(2.0), 0.015])
     freq, phase = rng.uniform(0.3, 1.5, 4), rng.uniform(0, 2 * np.pi, 4)
     motion = amp * np.sin(2 * np.pi * freq * t[:, None] + phase)
