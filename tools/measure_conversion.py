@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -23,6 +24,13 @@ from ferzoo.data.converters import convert  # noqa: E402
 from ferzoo.preprocess.faces import FaceOptions  # noqa: E402
 
 GIFS = {"happiness": "male", "sadness": "female", "surprise": "female-and-male"}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv=None) -> None:
@@ -45,18 +53,21 @@ def main(argv=None) -> None:
                 (src / label / f"S{k:02d}_{name}.gif").symlink_to(
                     real / f"head-pose-face-detection-{name}.gif")
         start = time.perf_counter()
+        cpu0 = _cpu_seconds()
         report = convert(
             "generic", src, Path(tmp) / "out", workers=args.workers, size=args.size,
             detect=args.detect, clips_per_shard=1, progress=False,
             face=FaceOptions(every=args.every, max_side=args.max_side, refine=not args.no_refine),
         )
         elapsed = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu0
     clips, frames = report["written"], report["frames_written"]
     print(f"detect={args.detect} every={args.every} max_side={args.max_side} "
           f"refine={not args.no_refine} size={args.size} workers={args.workers}: "
           f"{clips} clips, {frames} frames (480x270) in {elapsed:.1f} s -> "
           f"{clips / elapsed:.2f} clips/s, {frames / elapsed:.1f} frames/s "
-          f"(skipped {report['skipped']})")
+          f"(skipped {report['skipped']}); CPU {cpu:.1f} s = {frames / cpu:.1f} frames "
+          f"per CPU-second, load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
