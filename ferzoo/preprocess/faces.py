@@ -188,7 +188,8 @@ class FaceDetector:
         if max_side is not None and max_side < 24:
             raise ValueError(f"max_side must be at least 24 pixels (or None), got {max_side}")
         self.min_confidence, self.max_side = float(min_confidence), max_side
-        self.min_face_size, self.batch_size, self.device = int(min_face_size), int(batch_size), device
+        self.min_face_size, self.batch_size = int(min_face_size), int(batch_size)
+        self.device = device
         self.calls = 0  # frames passed to MTCNN
 
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -492,7 +493,8 @@ def refine_with_flow(source: FrameSource, track: FaceTrack, win: int = 21,
                 a, b, tracked = segment
                 if position == b:
                     drift = track.keypoints[b] - tracked[b]
-                    eyes = np.linalg.norm(track.keypoints[b, RIGHT_EYE] - track.keypoints[b, LEFT_EYE])
+                    eyes = np.linalg.norm(track.keypoints[b, RIGHT_EYE]
+                                          - track.keypoints[b, LEFT_EYE])
                     # A tracker that ends far from the detection went astray somewhere:
                     # keep the linear interpolation for this segment.
                     if np.abs(drift).max() <= max_drift * eyes:
@@ -543,7 +545,8 @@ def fill_all(track: FaceTrack) -> FaceTrack:
     return fill_gaps(track, max_gap=len(track))
 
 
-def gaussian_smooth(values: np.ndarray, sigma: float, valid: np.ndarray | None = None) -> np.ndarray:
+def gaussian_smooth(values: np.ndarray, sigma: float,
+                    valid: np.ndarray | None = None) -> np.ndarray:
     """Smooth ``values`` (T, ...) along axis 0 with a Gaussian of ``sigma`` frames.
 
     Only frames where ``valid`` is True are used and changed; each run of valid frames
@@ -616,7 +619,8 @@ def track_face(source: FrameSource, options: FaceOptions = FaceOptions(),
 
 def alignment_matrix(left_eye: Sequence[float], right_eye: Sequence[float], size: int,
                      width: float = CROP_WIDTH, above: float = CROP_ABOVE,
-                     below: float = CROP_BELOW) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+                     below: float = CROP_BELOW,
+                     ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The 2x3 affine map from frame pixels to aligned-face pixels, and the content box.
 
     The eyes end up level, their midpoint at the horizontal centre; the crop rectangle

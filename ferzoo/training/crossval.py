@@ -57,7 +57,8 @@ def summary_table(summary: dict[str, Any]) -> str:
     for row in summary["folds"]:
         lines.append(f"| {row['fold']} | {row['train_clips']} | {row['test_clips']} | "
                      f"{row['war']:.2%} | {row['uar']:.2%} | {row.get('best_epoch', '')} |")
-    lines.append(f"| **mean** | | | **{summary['war_mean']:.2%}** | **{summary['uar_mean']:.2%}** | |")
+    lines.append(f"| **mean** | | | **{summary['war_mean']:.2%}** | "
+                 f"**{summary['uar_mean']:.2%}** | |")
     lines.append(f"| std | | | {summary['war_std']:.2%} | {summary['uar_std']:.2%} | |")
     return "\n".join(lines) + "\n"
 

@@ -48,10 +48,12 @@ def test_ckplus_with_face_detection(tmp_path, real_dir):
     expect = trees.make_ckplus(tmp_path / "CK+", real_dir)
     out = tmp_path / "out"
     report = converters.convert("ck+", tmp_path / "CK+", out, face=FAST_FACES, progress=False)
-    assert (report["inputs"], report["written"], report["skipped"], report["excluded"]) == (5, 2, 1, 2)
+    counts = [report[k] for k in ("inputs", "written", "skipped", "excluded")]
+    assert counts == [5, 2, 1, 2]
     skipped = report["splits"]["all"]["skipped"]
     assert skipped[0]["item"].endswith("S012/001") and "no face" in skipped[0]["reason"]
-    reasons = {e["item"].split("cohn-kanade-images/")[1]: e["reason"] for e in report["excluded_items"]}
+    reasons = {e["item"].split("cohn-kanade-images/")[1]: e["reason"]
+               for e in report["excluded_items"]}
     assert "contempt" in reasons["S011/001"] and "classes=7" in reasons["S011/001"]
     assert "no emotion label" in reasons["S011/002"]
     manifest = json.loads((out / "manifest.json").read_text())

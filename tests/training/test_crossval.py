@@ -24,7 +24,8 @@ def test_fold_options_are_trainer_arguments(converted):
     fold = make_folds(converted, folds=3)[0]
     options = cv._fold_options(fold, str(converted))
     assert options["test_subjects"] == ["S00", "S03"]
-    assert set(options["train_subjects"]) | set(options["val_subjects"]) == {"S01", "S02", "S04", "S05"}
+    trained = set(options["train_subjects"]) | set(options["val_subjects"])
+    assert trained == {"S01", "S02", "S04", "S05"}
     assert options["data"] == options["test_data"]  # one split, filtered by subject
     assert cv._mean_std([0.5, 0.7]) == pytest.approx((0.6, 0.1414213), rel=1e-5)
 

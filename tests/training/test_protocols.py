@@ -20,7 +20,8 @@ def _manifest(tmp_path, splits, protocol=None):
     return manifest
 
 
-CK_IDS = ["S005",  # CK+-style subject ids, ascending "S010", "S011", "S014", "S022", "S026", "S028", "S029", "S032", "S034",
+# CK+-style subject ids, ascending.
+CK_IDS = ["S005", "S010", "S011", "S014", "S022", "S026", "S028", "S029", "S032", "S034",
           "S035", "S037", "S042", "S044", "S045", "S046", "S050", "S051", "S052", "S053",
           "S055", "S056", "S057", "S058", "S059", "S060", "S061", "S062", "S063", "S064",
           "S065", "S066", "S067", "S068", "S069", "S070", "S071", "S072", "S073", "S074",

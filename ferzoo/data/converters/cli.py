@@ -93,7 +93,8 @@ def summary(report: dict[str, Any]) -> str:
              f"{report['excluded']} left out"]
     for split, entry in report["splits"].items():
         faces = entry.get("face_totals", {})
-        extra = f", faces missed in {faces['faces_missed']} frames" if "faces_missed" in faces else ""
+        extra = (f", faces missed in {faces['faces_missed']} frames"
+                 if "faces_missed" in faces else "")
         lines.append(f"  {split}: {entry['written']} clips{extra}")
     reasons: dict[str, int] = {}
     skipped = [s["reason"] for e in report["splits"].values() for s in e["skipped"]]

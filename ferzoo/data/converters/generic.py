@@ -66,8 +66,8 @@ def _from_folders(root: Path, labels_opt: str | None, subject_pattern: str | Non
     discovery = Discovery(splits={}, labels=())
     for split, folder in split_dirs.items():
         entries = []
-        for label_dir in sorted((p for p in folder.iterdir() if p.is_dir()
-                                 and not p.name.startswith(".")), key=lambda p: natural_key(p.name)):
+        label_dirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        for label_dir in sorted(label_dirs, key=lambda p: natural_key(p.name)):
             clips = _clips_in(label_dir)
             if not clips:
                 discovery.exclude(label_dir, "label folder holds no clip (video, frame "

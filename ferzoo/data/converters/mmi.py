@@ -96,7 +96,8 @@ def discover(src: Path, codes: str | None = None) -> Discovery:
     discovery = Discovery(splits={"all": []}, labels=BASIC6,
                           protocol={"kind": "kfold", "split": "all", "folds": 10,
                                     "order": "interleaved"})
-    folders = sorted((p for p in sessions.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
+    folders = sorted((p for p in sessions.iterdir() if p.is_dir()),
+                     key=lambda p: natural_key(p.name))
     if not folders:
         raise FileNotFoundError(f"mmi: no session folders in {sessions} "
                                 f"(expected Sessions/<n>/<name>.avi)")
