@@ -57,7 +57,7 @@ SOURCE = "synthetic"
 SUPERSAMPLE = 4  # drawn at 4x, reduced with INTER_AREA
 INTENSITY = (0.7, 1.0)  # range of the apex intensity of a clip
 # Bump when the drawing changes: it is part of the cache key, so old caches are not reused.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 # Valence of each expression at full intensity (a clip's valence is this times its
 # intensity). decision: hand-set from the circumplex placement of the basic emotions

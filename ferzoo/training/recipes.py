@@ -127,8 +127,8 @@ register_recipe(Recipe(
 
 register_recipe(Recipe(
     name="synthetic_cpu",
-    optimizer="adam", learning_rate=2e-3, schedule="cosine", warmup_epochs=1,
-    epochs=12, batch_size=16, label_smoothing=0.05,
+    optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_epochs=1,
+    epochs=40, batch_size=16, label_smoothing=0.05,
     augment={"flip": True, "rotate": 5.0, "crop": 0.9},
     source="decision: the short CPU run on the built-in synthetic data (README)",
 ))
