@@ -30,7 +30,7 @@ def test_all_seven_variants_are_registered():
 def test_feature_vector_is_1072_d_at_the_paper_width():
     # Channel counts do not depend on the resolution: a small clip keeps this fast.
     model = ferzoo.build("stcam_baseline", frames=3, image_size=32)
-    features = keras.Model(model.inputs, model.get_layer("features").output)
+    features = keras.Model(model.input, model.get_layer("features").output)
     assert tuple(features.output.shape) == (None, 1072)
     x = np.random.default_rng(0).uniform(size=(1, 3, 32, 32, 3)).astype("float32")
     assert features(x).shape == (1, 1072)
@@ -89,7 +89,7 @@ def test_tflite_export_has_builtin_ops_only(tmp_path):
     model = ferzoo.build("stcam", preset="tiny", frames=5, image_size=32)
     # Compare logits: a fresh model's probabilities are all close to 1/6 (and its
     # logits small: untrained BatchNorm statistics), so the tolerance is relative.
-    logits = keras.Model(model.inputs, model.get_layer("fc2").output)
+    logits = keras.Model(model.input, model.get_layer("fc2").output)
     path = str(tmp_path / "stcam.tflite")
     logits.export(
         path, format="litert", verbose=False,
