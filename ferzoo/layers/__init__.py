@@ -10,3 +10,4 @@ from ferzoo.layers.attention3d import (  # noqa: E402,F401
     SpatioTemporalAttention,
 )
 from ferzoo.layers.pooling3d import Pool3D  # noqa: E402,F401
+from ferzoo.layers.mspp import MSPPNorm  # noqa: F401
