@@ -108,13 +108,53 @@ def save_attention_figure(model: keras.Model, clip, path: str | Path,
         axes[0, i].set_title(f"frame {i}", fontsize=8)
     for row, label in enumerate(["(a) frames", "(b) attention", "(c) overlay"]):
         axes[row, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(
-        title or f"{model.name}: {name}, weights {low:.2f} (blue) - {high:.2f} (red)",
-        fontsize=9,
-    )
+    heading = f"{model.name}: {name}, weights {low:.2f} (blue) - {high:.2f} (red)"
+    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def attention_figure_for_run(run_dir: str | Path, data: str | None = None, index: int = 0,
+                             out: str | Path | None = None, layer: str | None = None) -> Path:
+    """Fig. 7 for clip ``index`` of a trained run's data (the ``ferzoo attention`` command).
+
+    Args:
+        run_dir: a run folder written by ``ferzoo train`` (a STAM-bearing model).
+        data: shards to take the clip from; default the test split beside the training
+            data. The clip is sampled and resized as in evaluation (no augmentation).
+        index: which clip of ``data`` (in file order).
+        out: PNG path; default ``<run_dir>/attention_<clip id>.png``.
+        layer: attention layer name (default: the first, one map per frame).
+
+    Returns:
+        The path written.
+    """
+    import os
+
+    from ferzoo.data.pipeline import InputSpec, make_dataset
+    from ferzoo.training.trainer import load_run
+
+    model, info = load_run(run_dir)
+    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
+                        "streams": tuple(info["spec"]["streams"])})
+    if data is None:
+        data = os.path.join(os.path.dirname(info["train_files"][0]), "test-*.tfrecord")
+    dataset = make_dataset(data, spec, training=False, batch_size=1, with_info=True,
+                           augment=info["recipe"]["augment"])
+    for inputs, label, clip_info in dataset.skip(index).take(1):
+        break
+    else:
+        raise ValueError(f"{data} has no clip number {index}; use a smaller --index")
+    clip = inputs["video"].numpy()
+    clip_id = clip_info["clip_id"].numpy()[0].decode()
+    labels = info.get("labels") or [str(i) for i in range(model.outputs[0].shape[-1])]
+    probabilities = model(clip, training=False).numpy()[0]
+    predicted = int(np.argmax(probabilities))
+    title = (f"{info['config']['model']} - clip {clip_id}: true {labels[int(label[0])]}, "
+             f"predicted {labels[predicted]} ({probabilities[predicted]:.2f})")
+    out = Path(out) if out else Path(run_dir) / f"attention_{clip_id}.png"
+    return save_attention_figure(model, clip, out, layer=layer, title=title)

@@ -45,3 +45,20 @@ def test_errors_say_what_to_do(model):
     baseline = ferzoo.build("stcam_baseline", preset="tiny")
     with pytest.raises(ValueError, match="no spatial-temporal attention"):
         spatiotemporal_attention(baseline, np.zeros((3, 16, 16, 3), "float32"))
+
+
+@pytest.mark.slow
+def test_attention_figure_for_a_trained_run(tmp_path):
+    from ferzoo.training.trainer import train
+    from ferzoo.visualize import attention_figure_for_run
+    from tests import factory
+
+    data = factory.make_dataset_dir(tmp_path / "fake", subjects=3, clips=3, test_subjects=1)
+    run = tmp_path / "run"
+    train("stcam", run, preset="tiny", data=str(data), test_data=str(data), epochs=1,
+          recipe="default", batch_size=4, progress=False, log=lambda s: None)
+    path = attention_figure_for_run(run, index=1)
+    assert path.parent == run and path.name.startswith("attention_S003_")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="has no clip number 99"):
+        attention_figure_for_run(run, index=99)
