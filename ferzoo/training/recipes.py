@@ -145,3 +145,17 @@ register_recipe(Recipe(
     augment={"flip": True, "rotate": 7.5, "crop": None},
     source="Yu et al. 2018, Sec. 4.1 (iterations mapped to epochs: decision)",
 ))
+
+register_recipe(Recipe(
+    name="stcam_paper",
+    # Chen et al., STCAM Sec. 4.2: SGD with Nesterov momentum 0.9, 100 epochs, lr 0.001
+    # divided by 10 at epochs 40 and 90, batch 16, weight decay 0.01 (Keras applies it
+    # decoupled, as SGD's lr * wd * w step). Augmentation: random horizontal flip and a
+    # random one of the 4 corner and centre crops, 240 -> 224 (a 224/240 side fraction
+    # at any stored size); centre crop at test. No rotation.
+    optimizer="sgd", learning_rate=1e-3, momentum=0.9, nesterov=True, schedule="step",
+    decay_epochs=(40, 90), decay_factor=0.1, weight_decay=0.01,
+    epochs=100, batch_size=16,
+    augment={"flip": True, "rotate": None, "crop": 224 / 240, "crop_positions": "five"},
+    source="Chen et al., STCAM (IEEE TAC), Sec. 4.2",
+))
