@@ -266,3 +266,58 @@ def test_tiny_model_exports_to_tflite_builtins_and_onnx(tmp_path):
     session = onnxruntime.InferenceSession(str(tmp_path / "lstpnet.onnx"))
     got = session.run(None, {session.get_inputs()[0].name: videos})[0]
     np.testing.assert_allclose(got, _run(model, videos), rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- sampling and recipe
+
+def _official_test_starts(n, segments=8, duration=2):
+    """dataset_DFEW.py ``_get_test_indices`` (clips of n > segments + duration - 1)."""
+    tick = (n - duration + 1) / float(segments)
+    return [int(tick / 2.0 + tick * x) for x in range(segments)]
+
+
+def _official_frames(starts, n, duration=2):
+    frames = []
+    for p in starts:
+        for _ in range(duration):
+            frames.append(p)
+            if p < n - 1:
+                p += 1
+    return frames
+
+
+@pytest.mark.parametrize("n", [10, 16, 17, 31, 64, 250])
+def test_segments_sampling_matches_the_official_test_loader(n):
+    from ferzoo.data.sampling import sample_indices
+
+    got = sample_indices("segments", n, 16, training=False).numpy().tolist()
+    assert got == _official_frames(_official_test_starts(n), n)
+
+
+def test_segments_sampling_in_training_jitters_inside_each_segment():
+    from ferzoo.data.sampling import sample_indices
+
+    n, seen = 50, set()
+    step = (n - 1) // 8  # official average_duration
+    for _ in range(30):
+        idx = sample_indices("segments", n, 16, training=True).numpy()
+        starts, seconds = idx[0::2], idx[1::2]
+        np.testing.assert_array_equal(seconds, starts + 1)  # 2 consecutive frames
+        segment = (starts - np.arange(8) * step)
+        assert np.all((segment >= 0) & (segment < step)), starts
+        seen.add(tuple(starts))
+    assert len(seen) > 1, "training offsets must be random"
+    for n, frames in ((1, 16), (5, 16), (12, 7)):  # short clips, odd T: valid indices
+        for training in (False, True):
+            idx = sample_indices("segments", n, frames, training=training).numpy()
+            assert idx.shape == (frames,) and idx.min() >= 0 and idx.max() <= n - 1
+
+
+def test_lstpnet_recipe_and_sampling_are_registered():
+    from ferzoo.data.sampling import get_sampler
+    from ferzoo.training.recipes import get_recipe
+
+    entry = ferzoo.get_entry("lstpnet")
+    get_sampler(entry.sampling)
+    recipe = get_recipe(entry.recipe)
+    assert (recipe.optimizer, recipe.learning_rate, recipe.epochs) == ("sgd", 0.01, 100)
