@@ -5,4 +5,5 @@ Every layer is registered for serialisation under the ``ferzoo`` package.
 
 from ferzoo.layers.frames import FoldFrames, UnfoldFrames  # noqa: F401
 from ferzoo.layers.lstformer import LSTformer, LSTformerBlock  # noqa: F401
+from ferzoo.layers.mspp import MSPPNorm  # noqa: F401
 from ferzoo.layers.tce import TemporalChannelExcitation  # noqa: F401
