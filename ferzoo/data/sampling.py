@@ -107,3 +107,39 @@ def stcam(num_frames, frames, training, apex_index):
         positions += tf.random.uniform((frames,), -0.5, 0.5) * step * inner
     indices = tf.cast(tf.floor(positions + 0.5), tf.int32)
     return tf.clip_by_value(indices, 0, peak)
+
+
+@register_sampler("segments")
+def segments(num_frames, frames, training, apex_index, duration=2):
+    """LSTPNet's sampling (official code, ``dataloader/dataset_DFEW.py``): segments of
+    ``duration`` = 2 consecutive frames.
+
+    ``frames`` = 16 gives the paper's 8 segments x 2 frames; in general
+    ceil(frames / 2) segments, the first ``frames`` indices kept. The clip's
+    ``n - 1`` possible pair starts are cut into equal segments; in training each pair
+    starts at a random offset inside its segment, at test at the segment's centre
+    (``int(tick / 2 + tick * i)``, tick = (n - 1) / segments). A pair that would run
+    past the last frame repeats it.
+
+    Training on a clip with fewer than 2 x segments frames: random sorted starts when
+    n > segments, as the official code; else (the official code gives every segment
+    start 0 there, on clips it filters out of its lists) the test-time centres.
+    """
+    del apex_index
+    n = tf.cast(num_frames, tf.int32)
+    count = -(-frames // duration)  # segments
+    span = tf.maximum(n - duration + 1, 1)  # possible segment starts
+    tick = tf.cast(span, tf.float64) / count
+    centres = tf.cast(
+        tf.floor(tick / 2.0 + tick * tf.range(count, dtype=tf.float64)), tf.int32
+    )
+    offsets = centres
+    if training:
+        step = span // count
+        jittered = tf.range(count) * step + tf.random.uniform(
+            (count,), 0, tf.maximum(step, 1), dtype=tf.int32
+        )
+        scattered = tf.sort(tf.random.uniform((count,), 0, span, dtype=tf.int32))
+        offsets = tf.where(step > 0, jittered, tf.where(n > count, scattered, centres))
+    pairs = offsets[:, None] + tf.range(duration, dtype=tf.int32)[None, :]  # (segments, 2)
+    return tf.reshape(tf.minimum(pairs, n - 1), (-1,))[:frames]

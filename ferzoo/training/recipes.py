@@ -159,3 +159,21 @@ register_recipe(Recipe(
     augment={"flip": True, "rotate": None, "crop": 224 / 240, "crop_positions": "five"},
     source="Chen et al., STCAM (IEEE TAC), Sec. 4.2",
 ))
+
+register_recipe(Recipe(
+    name="lstpnet",
+    # The LSTPNet authors published test scripts and checkpoints but no training script
+    # or hyper-parameters. Their data loaders are those of Former-DFER (Zhao & Liu 2021,
+    # whose paths they keep), so we take Former-DFER's published training set-up
+    # (main_DFEW.py): SGD momentum 0.9, lr 0.01, weight decay 1e-4, StepLR(40, 0.1),
+    # 100 epochs, batch 32; augmentation as LSTPNet's own train loader: resize and
+    # random horizontal flip only. Keras' SGD weight decay is decoupled (PyTorch's is
+    # an L2 term seen by momentum): close, not identical. The authors started the
+    # ResNet-18 from MS-Celeb-1M weights; ferzoo trains from scratch unless given some.
+    optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=1e-4,
+    schedule="every", decay_every=40, decay_factor=0.1,
+    epochs=100, batch_size=32,
+    augment={"flip": True, "rotate": None, "crop": None},
+    source="decision: Former-DFER's recipe (main_DFEW.py), the codebase LSTPNet's loaders "
+    "come from; flip-only augmentation of LSTPNet's dataset_DFEW.py",
+))
