@@ -2,3 +2,5 @@
 
 Every layer is registered for serialisation under the ``ferzoo`` package.
 """
+
+from ferzoo.layers.irnn import IRNN  # noqa: E402,F401
