@@ -64,3 +64,19 @@ def test_apply_preprocessing_by_name():
     assert apply_preprocessing(video, None) is video
     with pytest.raises(ValueError, match="unknown preprocessing step 'blur'"):
         apply_preprocessing(video, ["blur"])
+
+
+def test_preprocess_clip_follows_the_recipe_settings():
+    from ferzoo.data.preprocessing import preprocess_clip
+
+    video = np.random.default_rng(5).uniform(0.2, 0.6, size=(2, 8, 8, 1)).astype("float32")
+    assert preprocess_clip(video, {"flip": True}) is video
+    assert preprocess_clip(video, None) is video
+    np.testing.assert_allclose(
+        preprocess_clip(video, {"equalize": True, "standardize": True}).numpy(),
+        standardize(equalize_histogram(video)).numpy(),
+    )
+    np.testing.assert_allclose(
+        preprocess_clip(video, {"standardize": {"mean": 0.5, "std": 0.25}}).numpy(),
+        (video - 0.5) / 0.25, rtol=1e-6,
+    )

@@ -10,7 +10,13 @@ images (Sec. 4: "mean subtraction and contrast normalization"). Both run inside 
     video = standardize(video, mean=0.45, std=0.22)   # or dataset statistics
 
 Steps are named so that a pipeline option can list them (``preprocess=("equalize",
-"standardize")``): see :data:`STEPS` and :func:`apply_preprocessing`.
+"standardize")``): see :data:`STEPS` and :func:`apply_preprocessing`. A recipe switches
+them on through its ``augment`` settings, which the pipeline passes to
+:func:`preprocess_clip` for training, validation and test alike::
+
+    augment = {"flip": True, "rotate": 5.0, "crop": None,
+               "equalize": True,            # histogram equalisation
+               "standardize": True}         # per frame; or {"mean": m, "std": s}
 """
 
 from __future__ import annotations
@@ -111,4 +117,24 @@ def apply_preprocessing(video: tf.Tensor, steps: Sequence[str] | str | None) -> 
         if name not in STEPS:
             raise ValueError(f"unknown preprocessing step {name!r}; known: {sorted(STEPS)}")
         video = STEPS[name](video)
+    return video
+
+
+def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
+    """The photometric steps a recipe's ``augment`` settings ask for, in a fixed order.
+
+    ``config["equalize"]`` (bool) equalises histograms first; ``config["standardize"]``
+    then normalises: ``True`` per frame, or ``{"mean": m, "std": s}`` with dataset
+    statistics. Other keys (flip, rotate, crop) are geometry, handled elsewhere. The
+    same steps run at training and at test time (they are not random).
+    """
+    if not config:
+        return video
+    if config.get("equalize"):
+        video = equalize_histogram(video)
+    stats = config.get("standardize")
+    if isinstance(stats, dict):
+        video = standardize(video, stats["mean"], stats["std"])
+    elif stats:
+        video = standardize(video)
     return video
