@@ -343,3 +343,64 @@ def write_sweep_report(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
     plt.close(fig)
     return {"csv": str(out / "sweep.csv"), "markdown": str(out / "sweep.md"),
             "plot": str(out / "sweep.png"), "metric": metric}
+
+
+def run_sweep(
+    out_dir: str | os.PathLike = "runs/hybrid_sweep",
+    *,
+    model: str = "hybrid_cnn_rnn",
+    preset: str | None = "cpu",
+    overrides: dict[str, Any] | None = None,
+    data: str | None = None,
+    test_data: str | None = None,
+    data_root: str = "tfrecords",
+    synthetic: dict[str, Any] | None = None,
+    cnn_run: str | None = None,
+    cnn_epochs: int | None = None,
+    epochs: int | None = None,
+    recipe: str | None = None,
+    units: Sequence[int] = (50, 100, 150, 200),
+    layers: Sequence[int] = (4, 5, 6),
+    seed: int = 0,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Stage 1 (or a finished stage-1 run), cached features, the grid, the report.
+
+    Returns the paths of the report files and the rows.
+    """
+    from ferzoo.training.trainer import train
+
+    entry = _check_hybrid(model)
+    overrides = dict(overrides or {})
+    out = Path(out_dir)
+    recipe_obj = get_recipe(recipe or entry.recipe)
+    if data is None:
+        from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
+
+        folder = ensure_synthetic(data_root, SyntheticConfig(**(synthetic or {})))
+        data, test_data = str(folder), test_data or str(folder)
+    if cnn_run is None:
+        cnn_run = str(out / "stage1_cnn")
+        log(f"stage 1: frame CNN in {cnn_run}")
+        train(STAGE1_MODELS[entry.head], cnn_run, overrides=stage1_arguments(
+            model, preset, overrides), data=data, test_data=test_data, epochs=cnn_epochs,
+            recipe=recipe, seed=seed, progress=progress, log=log)
+    cnn = load_frame_cnn(Path(cnn_run) / "model.keras")
+    kwargs = registry.resolve_kwargs(model, preset, **overrides)
+    log(f"extracting {kwargs['feature_source']!r} features of {kwargs['frames']} frames "
+        f"per clip")
+    splits = feature_splits(
+        cnn, data, test_data, frames=kwargs["frames"], sampling=entry.sampling,
+        feature_source=kwargs["feature_source"], seed=seed, augment=recipe_obj.augment,
+        batch_size=recipe_obj.batch_size,
+    )
+    rows = rnn_sweep(splits, units, layers, relu=kwargs["relu"], recipe=recipe_obj,
+                     epochs=epochs, seed=seed, log=log)
+    cnn_result = Path(cnn_run) / "result.json"
+    report = write_sweep_report(rows, out)
+    summary = {"rows": [{k: v for k, v in r.items() if k != "history"} for r in rows],
+               "stage1": json.loads(cnn_result.read_text()) if cnn_result.exists() else None,
+               **report}
+    atomic_write_text(out / "sweep.json", json.dumps(summary, indent=1, default=str))
+    return summary
