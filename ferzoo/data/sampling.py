@@ -143,3 +143,19 @@ def segments(num_frames, frames, training, apex_index, duration=2):
         offsets = tf.where(step > 0, jittered, tf.where(n > count, scattered, centres))
     pairs = offsets[:, None] + tf.range(duration, dtype=tf.int32)[None, :]  # (segments, 2)
     return tf.reshape(tf.minimum(pairs, n - 1), (-1,))[:frames]
+
+
+@register_sampler("until_apex")
+def until_apex(num_frames, frames, training, apex_index):
+    """The ``frames`` consecutive frames that end at the clip's apex (Jain et al. 2018).
+
+    The hybrid CNN-RNN reads the P frames before time t, [t-P, t] (Sec. 3.3); for a
+    clip-level label t is the peak of the expression: the stored apex frame, or the last
+    frame when the apex is unknown (CK+ clips end at the peak). For an MMI-style clip
+    (neutral -> apex -> neutral) the window is the onset, not the return to neutral.
+    A window reaching before the first frame repeats the first frame.
+    """
+    del training
+    end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
+    idx = tf.range(frames, dtype=tf.int32) + end - frames + 1
+    return tf.maximum(idx, 0)

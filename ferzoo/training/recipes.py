@@ -177,3 +177,21 @@ register_recipe(Recipe(
     source="decision: Former-DFER's recipe (main_DFEW.py), the codebase LSTPNet's loaders "
     "come from; flip-only augmentation of LSTPNet's dataset_DFEW.py",
 ))
+
+register_recipe(Recipe(
+    name="hybrid_paper",
+    # Jain et al. 2018 Sec. 3.2: SGD, batch 32, weight decay 1e-4, lr 5e-3 that
+    # "decreases by 0.01 every 20 epochs"; Sec. 3.1: gradient clipping 1.0; Sec. 3 and 4:
+    # histogram equalisation, mean/std normalisation.
+    # The 1e-4 weight decay is the models' L2 kernel regulariser (Eq. 1, Reg(w) = w^2/2
+    # scaled by 1e-4), which the trainer adds to the loss: the optimiser adds none, or
+    # the decay would count twice.
+    # decision: the decay is read as x0.1 every 20 epochs (a x0.01 drop would stop SGD
+    # after epoch 20), 60 epochs, momentum 0.9 (Eq. 2 is a momentum update), flips and
+    # small rotations (Sec. 3.1 also names vertical flips: not for faces).
+    optimizer="sgd", learning_rate=5e-3, momentum=0.9, schedule="every",
+    decay_every=20, decay_factor=0.1, weight_decay=None, clipnorm=1.0,
+    epochs=60, batch_size=32,
+    augment={"flip": True, "rotate": 5.0, "crop": None, "equalize": True, "standardize": True},
+    source="Jain et al. 2018, Sec. 3.1-3.2 (decay factor, epochs, momentum: decision)",
+))
