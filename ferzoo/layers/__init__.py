@@ -2,3 +2,5 @@
 
 Every layer is registered for serialisation under the ``ferzoo`` package.
 """
+
+from ferzoo.layers.traversal_rnn import SpatialRecursiveLayer, TemporalRecursiveLayer  # noqa: F401
