@@ -254,3 +254,239 @@ def leave_one_subject_out(
         "confusion": confusion.tolist(),
         "per_subject": per_subject,
     }
+
+
+# ------------------------------------------------------------ feature extraction
+FUSION_OF_LAYER = {"Multiply": "product", "Add": "sum", "Concatenate": "concat"}
+
+
+def model_fusion(model) -> str | None:
+    """The fusion of a model's ``features`` layer (None for a single stream)."""
+    return FUSION_OF_LAYER.get(type(model.get_layer("features")).__name__)
+
+
+def segment_dataset(files, spec, batch_size: int = 16, augment: dict | None = None):
+    """Every segment of every clip (RFSCNN Sec. 3.1), for video-level features.
+
+    Each clip is cut into the segments of :func:`ferzoo.data.sampling.rfscnn_segments`
+    (a short clip gives its one padded segment); each segment is then parsed like a test
+    clip by the pipeline. Yields ``(inputs, label, clip_id, subject)`` batches.
+    """
+    import tensorflow as tf
+
+    from ferzoo.data.pipeline import parse_clip, resolve_files
+    from ferzoo.data.sampling import rfscnn_segments
+    from ferzoo.data.schema import parse_example
+
+    frames = spec.frames
+
+    def split(example):
+        segments = rfscnn_segments(tf.shape(example["image/encoded"])[0], frames)
+
+        def window(start):
+            out = dict(example)
+            out["image/encoded"] = example["image/encoded"][start:start + frames]
+            out["flow/encoded"] = example["flow/encoded"][start:start + frames - 1]
+            return out
+
+        return tf.data.Dataset.from_tensor_slices(segments[:, 0]).map(window)
+
+    def parse(example):
+        inputs, label = parse_clip(example, spec, False, augment)
+        return inputs, label, example["clip/id"], example["clip/subject"]
+
+    ds = tf.data.TFRecordDataset(resolve_files(files))
+    ds = ds.map(parse_example).flat_map(split)
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def extract_video_features(model, files, spec, augment: dict | None = None,
+                           batch_size: int = 16, log=print) -> dict[str, np.ndarray]:
+    """Per-video features of a trained RFSCNN model, as the paper feeds its SVM.
+
+    Each stream's feature (layer ``<stream>_features``) is computed for every segment,
+    averaged over the video's segments, and the averages are fused as the model's
+    ``features`` layer fuses them (RFSCNN Sec. 3: average pooling, then fusion).
+
+    Returns:
+        dict with ``features`` (V, F), ``labels`` (V,), ``clip_ids`` (V,), ``subjects``
+        (V,) and ``segments`` (V,) segment counts.
+    """
+    import time
+
+    import keras
+    import tensorflow as tf
+
+    from ferzoo.models.rfscnn import average_over_segments, fuse_features
+    from ferzoo.training.evaluate import as_model_inputs
+
+    streams = [t.name for t in model.inputs]
+    extractor = keras.Model(model.inputs,
+                            [model.get_layer(f"{s}_features").output for s in streams])
+    forward = tf.function(lambda x: extractor(as_model_inputs(extractor, x), training=False),
+                          reduce_retracing=True)
+    per_stream = {s: [] for s in streams}
+    labels, ids, subjects = [], [], []
+    start = time.time()
+    for inputs, y, clip_id, subject in segment_dataset(files, spec, batch_size, augment):
+        outs = forward(inputs)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for s, out in zip(streams, outs):
+            per_stream[s].append(np.asarray(out))
+        labels.append(y.numpy())
+        ids.extend(v.decode() for v in clip_id.numpy())
+        subjects.extend(v.decode() for v in subject.numpy())
+    if not ids:
+        raise ValueError(f"no clips in {files}")
+    ids = np.array(ids)
+    labels = np.concatenate(labels)
+    pooled = {}
+    for s in streams:
+        pooled[s], order = average_over_segments(np.concatenate(per_stream[s]), ids)
+    first = {v: i for i, v in reversed(list(enumerate(ids)))}
+    rows = np.array([first[v] for v in order])  # one segment row of each video
+    features = pooled[streams[0]]
+    if len(streams) == 2:
+        features = fuse_features(pooled[streams[0]], pooled[streams[1]], model_fusion(model))
+    log(f"features: {len(order)} videos ({len(ids)} segments) in {time.time() - start:.1f} s")
+    return {
+        "features": features, "labels": labels[rows], "clip_ids": order,
+        "subjects": np.array(subjects)[rows],
+        "segments": np.array([np.sum(ids == v) for v in order]),
+    }
+
+
+# ------------------------------------------------------------------ command line
+def _load_run(run_dir):
+    from ferzoo.data.pipeline import InputSpec
+    from ferzoo.training.trainer import load_run
+
+    model, info = load_run(run_dir)
+    if "features" not in [layer.name for layer in model.layers]:
+        raise ValueError(
+            f"the model of {run_dir} has no 'features' layer; the SVM path is for RFSCNN "
+            f"models (rfscnn, rfscnn_spatial, rfscnn_temporal, rfscnn_concat, rfscnn_sum)"
+        )
+    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
+                        "streams": tuple(info["spec"]["streams"])})
+    return model, info, spec
+
+
+def _split_files(info, split: str) -> str:
+    import os
+
+    return os.path.join(os.path.dirname(info["train_files"][0]), f"{split}-*.tfrecord")
+
+
+def _features(run_dir, data, split, batch_size, log):
+    model, info, spec = _load_run(run_dir)
+    data = data or _split_files(info, split)
+    log(f"extracting {model.name} features of {data}")
+    found = extract_video_features(model, data, spec, info["recipe"].get("augment"),
+                                   batch_size, log)
+    return found, info, data
+
+
+def _report(features, labels, svm, names):
+    predictions = svm.predict(features)
+    num = len(names)
+    confusion = np.zeros((num, num), np.int64)
+    np.add.at(confusion, (labels.astype(int), predictions.astype(int)), 1)
+    recalls = [confusion[c, c] / confusion[c].sum() for c in range(num) if confusion[c].sum()]
+    return {"videos": int(len(labels)), "war": float(np.mean(predictions == labels)),
+            "uar": float(np.mean(recalls)), "labels": list(names),
+            "confusion": confusion.tolist()}
+
+
+def cmd_fit(args, log=print) -> int:
+    found, info, data = _features(args.run, args.data, "train", args.batch_size, log)
+    svm = PortableSVM.fit(
+        found["features"], found["labels"], kernel=args.kernel, C=args.C,
+        gamma=_gamma(args.gamma),
+        metadata={"run": str(Path(args.run).resolve()), "model": info["config"]["model"],
+                  "data": str(data), "labels": info["labels"], "gamma_setting": args.gamma,
+                  "videos": int(len(found["labels"]))},
+    )
+    out = svm.save(args.out or Path(args.run) / "svm")
+    train_acc = float(np.mean(svm.predict(found["features"]) == found["labels"]))
+    log(f"SVM ({args.kernel}, C={args.C}) on {len(found['labels'])} videos: "
+        f"{int(svm.n_support.sum())} support vectors, training accuracy {train_acc:.2%}; "
+        f"saved to {out}")
+    return 0
+
+
+def cmd_evaluate(args, log=print) -> int:
+    svm_dir = Path(args.svm)
+    svm = PortableSVM.load(svm_dir)
+    run = args.run or svm.metadata.get("run")
+    if not run:
+        raise ValueError(f"{svm_dir} does not name its run; pass --run")
+    found, info, data = _features(run, args.data, "test", args.batch_size, log)
+    names = info["labels"] or [str(i) for i in range(int(found["labels"].max()) + 1)]
+    if args.loso:
+        report = leave_one_subject_out(
+            found["features"], found["labels"], found["subjects"], num_classes=len(names),
+            kernel=svm.kernel, C=float(svm.metadata.get("C", 1.0)),
+            gamma=_gamma(svm.metadata.get("gamma_setting", svm.gamma)),
+            degree=svm.degree, coef0=svm.coef0,
+        )
+        report["labels"] = list(names)
+        name = args.name or "loso"
+    else:
+        report = _report(found["features"], found["labels"], svm, names)
+        name = args.name or "test"
+    report.update(data=str(data), svm=str(svm_dir))
+    path = Path(args.out or svm_dir) / f"svm_{name}_report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    log(f"{report.get('protocol', 'held-out test')}: WAR {report['war']:.2%}  "
+        f"UAR {report['uar']:.2%} on {report['videos']} videos; report: {path}")
+    return 0
+
+
+def _gamma(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def add_svm_parser(subparsers) -> None:
+    """Add ``svm fit`` and ``svm evaluate`` to the ``ferzoo`` command's subparsers."""
+    parser = subparsers.add_parser(
+        "svm", help="RFSCNN's SVM on the fused features of a trained run (fit / evaluate)")
+    sub = parser.add_subparsers(dest="svm_command", required=True)
+    p = sub.add_parser("fit", help="fit an SVM on per-video features and save it (no pickle)")
+    p.add_argument("--run", required=True, help="run folder of a trained RFSCNN model")
+    p.add_argument("--data", help="shards to fit on (default: the run's training split)")
+    p.add_argument("--out", help="folder for svm.npz/svm.json (default: RUN/svm)")
+    p.add_argument("--kernel", default="rbf", choices=KERNELS)
+    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")
+    p.add_argument("--svm", required=True, help="folder written by 'ferzoo svm fit'")
+    p.add_argument("--run", help="run folder (default: the one the SVM was fitted on)")
+    p.add_argument("--data", help="shards (default: the test split beside the training data)")
+    p.add_argument("--loso", action="store_true",
+                   help="leave-one-subject-out over --data with the saved SVM's settings")
+    p.add_argument("--out", help="report folder (default: the SVM folder)")
+    p.add_argument("--name", help="report name (default: test, or loso)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def main(argv=None) -> int:
+    """``python -m ferzoo.training.svm fit|evaluate ...`` (same as ``ferzoo svm ...``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ferzoo")
+    add_svm_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["svm", *(argv if argv is not None else __import__("sys").argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
