@@ -3,4 +3,5 @@
 Every layer is registered for serialisation under the ``ferzoo`` package.
 """
 
+from ferzoo.layers.mspp import MSPPNorm  # noqa: F401
 from ferzoo.layers.traversal_rnn import SpatialRecursiveLayer, TemporalRecursiveLayer  # noqa: F401
