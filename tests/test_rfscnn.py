@@ -80,6 +80,7 @@ def test_tiny_rfscnn_converts_to_tflite_builtins(tmp_path):
     model = ferzoo.build("rfscnn", preset="tiny")
     x = random_inputs(model, batch=1)
     expected = keras.ops.convert_to_numpy(model(x, training=False))
+    x = dict(zip((t.name for t in model.inputs), x))
     signature = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name)
                  for t in model.inputs]
     path = tmp_path / "rfscnn_tiny.tflite"
