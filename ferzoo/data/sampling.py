@@ -129,14 +129,12 @@ def segment_flow_index(indices) -> tuple[tf.Tensor, tf.Tensor]:
     """The stored flow frame of each adjacent pair of sampled frames.
 
     A clip stores one flow frame per adjacent pair (flow[k]: frame k -> k+1). For the
-    ``frames - 1`` pairs of ``indices``: ``flow_index[t] = indices[t]`` and ``moving[t]``
-    is True when ``indices[t+1] == indices[t] + 1``; where it is False (a frame copied
-    by padding, or a model sampling non-adjacent frames) the pipeline should use zero
-    flow (no motion between a frame and its copy).
+    ``frames - 1`` pairs of ``indices``: ``flow_index[t] = indices[t]``, and ``still[t]``
+    is True where ``indices[t+1] == indices[t]`` (a frame and its copy, from padding):
+    there the flow is zero, not the stored flow[indices[t]].
 
     Returns:
-        ``(flow_index, moving)``: int32 and bool, shape (frames - 1,).
+        ``(flow_index, still)``: int32 and bool, shape (frames - 1,).
     """
     indices = tf.convert_to_tensor(indices, tf.int32)
-    moving = tf.equal(indices[1:] - indices[:-1], 1)
-    return indices[:-1], moving
+    return indices[:-1], tf.equal(indices[1:], indices[:-1])
