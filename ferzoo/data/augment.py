@@ -21,6 +21,8 @@ import math
 import tensorflow as tf
 
 DEFAULT_AUGMENT = {"flip": True, "rotate": 5.0, "crop": 0.9}
+# Zero motion in a decoded flow image: dx, dy stored as 128 + s*v, magnitude as s*|v|.
+ZERO_FLOW = (128.0 / 255.0, 128.0 / 255.0, 0.0)
 
 
 def _rotation_transform(angle, height, width):
@@ -76,7 +78,7 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
     """
     config = dict(DEFAULT_AUGMENT if config is None else config)
     out = dict(streams)
-    shape = tf.shape(out["video"])
+    shape = tf.shape(next(iter(out.values())))  # all streams share H, W
     height, width = shape[1], shape[2]
     fraction = config.get("crop")
     if fraction:
@@ -95,7 +97,9 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
     max_degrees = config.get("rotate") or 0.0
     if max_degrees:
         angle = tf.random.uniform((), -max_degrees, max_degrees) * (math.pi / 180.0)
-        out["video"] = rotate(out["video"], angle)
+        if "video" in out:
+            out["video"] = rotate(out["video"], angle)
         if "flow" in out:  # geometry only; the small angle's effect on vectors is ignored
-            out["flow"] = rotate(out["flow"], angle)
+            zero = tf.constant(ZERO_FLOW)  # the corners rotated in are still (no motion)
+            out["flow"] = rotate(out["flow"] - zero, angle) + zero
     return out

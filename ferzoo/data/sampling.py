@@ -159,3 +159,58 @@ def until_apex(num_frames, frames, training, apex_index):
     end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
     idx = tf.range(frames, dtype=tf.int32) + end - frames + 1
     return tf.maximum(idx, 0)
+
+
+@register_sampler("rfscnn_segment")
+def rfscnn_segment(num_frames, frames, training, apex_index):
+    """One RFSCNN segment of ``frames`` consecutive frames (Zhou, Sec. 3.1, L = 16).
+
+    A longer clip loses (n - frames) / 2 frames at each end (the centred segment); in
+    training the segment starts at a random frame instead (the paper cuts a video into
+    many segments, which "expands the dataset"). A shorter clip is padded by copying its
+    first and last frames, (frames - n) / 2 at each end. The segment's optical flow comes
+    from :func:`segment_flow_index`; all of a clip's segments from :func:`rfscnn_segments`.
+    """
+    del apex_index
+    extra = num_frames - frames
+    start = tf.where(extra >= 0, extra // 2, -((-extra) // 2))
+    if training:
+        random_start = tf.random.uniform((), 0, tf.maximum(extra, 0) + 1, dtype=tf.int32)
+        start = tf.where(extra > 0, random_start, start)
+    return tf.clip_by_value(start + tf.range(frames, dtype=tf.int32), 0, num_frames - 1)
+
+
+def rfscnn_segments(num_frames, frames: int = 16) -> tf.Tensor:
+    """Every segment of a clip, for averaging features over a video (RFSCNN Sec. 3).
+
+    ``S = ceil(n / frames)`` segments whose starts are spread evenly from the first to
+    the last possible one, so together they cover every frame (they overlap when
+    ``frames`` does not divide n); a clip shorter than ``frames`` gives its one padded
+    segment (as :func:`rfscnn_segment` at test time).
+
+    Returns:
+        int32 (S, frames) frame indices.
+    """
+    num_frames = tf.convert_to_tensor(num_frames, tf.int32)
+    count = tf.maximum(1, (num_frames + frames - 1) // frames)
+    last_start = tf.maximum(num_frames - frames, 0)
+    starts = tf.cast(tf.round(tf.linspace(0.0, tf.cast(last_start, tf.float32), count)),
+                     tf.int32)
+    short = rfscnn_segment(num_frames, frames, False, -1)[None]
+    long = starts[:, None] + tf.range(frames, dtype=tf.int32)[None, :]
+    return tf.cond(num_frames >= frames, lambda: long, lambda: short)
+
+
+def segment_flow_index(indices) -> tuple[tf.Tensor, tf.Tensor]:
+    """The stored flow frame of each adjacent pair of sampled frames.
+
+    A clip stores one flow frame per adjacent pair (flow[k]: frame k -> k+1). For the
+    ``frames - 1`` pairs of ``indices``: ``flow_index[t] = indices[t]``, and ``still[t]``
+    is True where ``indices[t+1] == indices[t]`` (a frame and its copy, from padding):
+    there the flow is zero, not the stored flow[indices[t]].
+
+    Returns:
+        ``(flow_index, still)``: int32 and bool, shape (frames - 1,).
+    """
+    indices = tf.convert_to_tensor(indices, tf.int32)
+    return indices[:-1], tf.equal(indices[1:], indices[:-1])

@@ -16,3 +16,4 @@ from ferzoo.layers.lstformer import LSTformer, LSTformerBlock  # noqa: F401
 from ferzoo.layers.mspp import MSPPNorm  # noqa: F401
 from ferzoo.layers.tce import TemporalChannelExcitation  # noqa: F401
 from ferzoo.layers.irnn import IRNN  # noqa: E402,F401
+from ferzoo.layers.traversal_rnn import SpatialRecursiveLayer, TemporalRecursiveLayer  # noqa: F401

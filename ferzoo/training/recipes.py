@@ -195,3 +195,13 @@ register_recipe(Recipe(
     augment={"flip": True, "rotate": 5.0, "crop": None, "equalize": True, "standardize": True},
     source="Jain et al. 2018, Sec. 3.1-3.2 (decay factor, epochs, momentum: decision)",
 ))
+
+register_recipe(Recipe(
+    name="rfscnn_paper",
+    # Zhou (RFSCNN) gives no optimiser, schedule or epochs; Sec. 3.1 only says segments
+    # "expand the dataset" (the pipeline draws a random 16-frame window per epoch).
+    optimizer="adam", learning_rate=1e-3, schedule="cosine", warmup_epochs=1,
+    epochs=30, batch_size=16, label_smoothing=0.05,
+    augment={"flip": True, "rotate": 5.0, "crop": 0.9},
+    source="decision: the paper gives no training recipe; Adam with cosine decay",
+))
