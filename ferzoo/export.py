@@ -669,7 +669,7 @@ def model_card(
             "dtype": "float32",
             "value_range": value_range,
             "frame_sampling": sampling if stream == "video" else f"{sampling} (frame pairs)",
-            "preprocessing": _preprocessing(stream, shape, value_range),
+            "preprocessing": _preprocessing(stream, shape, value_range, sampling),
         }
         for stream, shape in clip_shapes.items()
     ]
@@ -717,7 +717,8 @@ def model_card(
     }
 
 
-def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[float]) -> str:
+def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[float],
+                   sampling: str) -> str:
     t, h, w, c = shape
     colour = "RGB" if c == 3 else ("grey" if c == 1 else f"{c} channels")
     low, high = value_range
@@ -726,7 +727,7 @@ def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[floa
         return (f"optical flow between adjacent aligned face frames as (dx, dy, magnitude), "
                 f"{h}x{w}, {t} steps, decoded as in ferzoo.data (flow/scale); {scale}")
     return (f"detect the face (MTCNN, confidence >= 0.9), align on the eyes, crop and resize "
-            f"to {h}x{w}, {colour}, {scale}; take T={t} frames with the sampling mode")
+            f"to {h}x{w}, {colour}, {scale}; T={t} frames by '{sampling}' sampling")
 
 
 def write_model_card(card: Mapping[str, Any], path: str | Path) -> tuple[Path, Path]:
@@ -754,7 +755,8 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
                      f"| {spec['frame_sampling']} | {spec['preprocessing']} |")
     lines += ["", "## Output", ""]
     for out in card["outputs"]:
-        lines.append(f"- `{out['name']}`: {tuple(out['shape'])}, {out['meaning']}")
+        shape = "(" + ", ".join(str(d) for d in out["shape"]) + ")"
+        lines.append(f"- `{out['name']}`: {shape}, {out['meaning']}")
     labels = card.get("labels")
     lines += ["", "## Labels", "",
               (", ".join(f"{i}: {l}" for i, l in enumerate(labels)) if labels

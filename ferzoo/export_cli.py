@@ -1,0 +1,98 @@
+"""The ``ferzoo export``, ``ferzoo predict`` and ``ferzoo benchmark`` subcommands.
+
+``ferzoo/cli.py`` adds them with ``add_subcommands(sub)``. Nothing heavy is imported
+until a command runs.
+
+    ferzoo export --weights runs/stcam --out exports/stcam
+    ferzoo export --model stcam --preset cpu --weights stcam.weights.h5 --out exports/stcam \\
+        --data "tfrecords/synthetic/train-*.tfrecord"
+    ferzoo benchmark stc_nlstm stcam --preset cpu --out benchmarks/cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="registered model name (optional with a run folder)")
+    p.add_argument("--weights", help="run folder of ferzoo train, .keras or .weights.h5 "
+                                     "file (none: untrained)")
+    p.add_argument("--preset", help="preset the weights were trained with (tiny, cpu, ...)")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
+
+
+def cmd_export(args) -> int:
+    from ferzoo.cli import parse_assignments
+    from ferzoo.export import export
+    from ferzoo.runtime import load_trained
+
+    trained = load_trained(args.weights, args.model, args.preset, parse_assignments(args.set))
+    data = representative_data(trained, args.data, args.calibration_clips)
+    report = export(
+        trained.model, args.out, formats=args.formats, tflite_variants=args.tflite_variants,
+        representative_data=data, name=trained.name, check=not args.no_check,
+        num_check=args.check_clips, num_calibration=args.calibration_clips,
+        labels=args.labels or trained.labels, metrics=trained.metrics, verbose=True,
+    )
+    print(report.table())
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    print(f"written to {args.out} (model card: model_card.md)")
+    return 0
+
+
+def representative_data(trained, data: str | None, clips: int):
+    """Clips for int8 calibration: ``--data`` shards, else the run's training shards,
+    else ``None`` (random clips, with a warning in the report)."""
+    files = data or trained.data_files
+    if not files:
+        return None
+    from ferzoo.data.pipeline import InputSpec, make_dataset
+
+    spec = InputSpec.from_model(trained.model, trained.sampling or "uniform")
+    return make_dataset(files, spec, training=False, batch_size=1).take(clips)
+
+
+def cmd_benchmark(args) -> int:
+    from ferzoo.benchmark import main
+
+    return main(args)
+
+
+def add_subcommands(sub: Any) -> None:
+    """Add ``export`` and ``benchmark`` to the ``ferzoo`` command's subparsers."""
+    from ferzoo.benchmark import add_arguments as benchmark_arguments
+
+    p = sub.add_parser("export", help="SavedModel, TFLite and ONNX, checked against Keras, "
+                                      "with a model card")
+    _model_arguments(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--formats", nargs="+", default=["savedmodel", "tflite", "onnx"],
+                   choices=["savedmodel", "tflite", "onnx"])
+    p.add_argument("--tflite-variants", nargs="+", default=["float32", "dynamic", "int8"],
+                   choices=["float32", "dynamic", "int8"])
+    p.add_argument("--data", help="TFRecord shards for int8 calibration (default: the run's "
+                                  "training shards; none: random clips, with a warning)")
+    p.add_argument("--calibration-clips", type=int, default=64)
+    p.add_argument("--check-clips", type=int, default=4)
+    p.add_argument("--no-check", action="store_true", help="skip the parity check")
+    p.add_argument("--labels", nargs="+", help="class names in output order, for the card")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("benchmark", help="latency and clips/s of models in every runtime")
+    benchmark_arguments(p)
+    p.set_defaults(func=cmd_benchmark)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run these subcommands without ``ferzoo/cli.py`` (``python -m ferzoo.export_cli``)."""
+    parser = argparse.ArgumentParser(prog="ferzoo")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
