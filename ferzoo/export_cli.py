@@ -6,6 +6,7 @@ until a command runs.
     ferzoo export --weights runs/stcam --out exports/stcam
     ferzoo export --model stcam --preset cpu --weights stcam.weights.h5 --out exports/stcam \\
         --data "tfrecords/synthetic/train-*.tfrecord"
+    ferzoo predict talk.mp4 --weights exports/stcam/stcam_int8.tflite --annotate
     ferzoo benchmark stc_nlstm stcam --preset cpu --out benchmarks/cpu
 """
 
@@ -18,7 +19,8 @@ from typing import Any
 def _model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="registered model name (optional with a run folder)")
     p.add_argument("--weights", help="run folder of ferzoo train, .keras or .weights.h5 "
-                                     "file (none: untrained)")
+                                     "file (none: untrained); for predict also an export "
+                                     "folder, SavedModel, .tflite or .onnx")
     p.add_argument("--preset", help="preset the weights were trained with (tiny, cpu, ...)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
 
@@ -55,6 +57,35 @@ def representative_data(trained, data: str | None, clips: int):
     return make_dataset(files, spec, training=False, batch_size=1).take(clips)
 
 
+def cmd_predict(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from ferzoo.cli import parse_assignments
+    from ferzoo.predict import PredictError, Predictor
+
+    predictor = Predictor(
+        args.weights, model=args.model, preset=args.preset,
+        overrides=parse_assignments(args.set), labels=args.labels, stride=args.stride,
+        fps=args.fps, face_crops=args.face_crops, num_threads=args.threads,
+    )
+    out = args.out or str(Path("predictions") / f"{Path(args.video).stem}_{predictor.name}")
+    try:
+        timeline = predictor.predict(args.video, out_dir=out, annotate=args.annotate)
+    except PredictError as error:
+        print(f"ferzoo predict: {error}", file=sys.stderr)
+        return 1
+    counts: dict[str, int] = {}
+    for label in timeline.top_labels():
+        counts[label] = counts.get(label, 0) + 1
+    print(f"{args.video}: {len(timeline)} windows of {predictor.frames} face frames "
+          f"({timeline.notes.get('face_frames')} face frames); top class per window: "
+          + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+    for kind, path in timeline.files.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
 def cmd_benchmark(args) -> int:
     from ferzoo.benchmark import main
 
@@ -62,7 +93,7 @@ def cmd_benchmark(args) -> int:
 
 
 def add_subcommands(sub: Any) -> None:
-    """Add ``export`` and ``benchmark`` to the ``ferzoo`` command's subparsers."""
+    """Add ``export``, ``predict`` and ``benchmark`` to the ``ferzoo`` command's subparsers."""
     from ferzoo.benchmark import add_arguments as benchmark_arguments
 
     p = sub.add_parser("export", help="SavedModel, TFLite and ONNX, checked against Keras, "
@@ -80,6 +111,19 @@ def add_subcommands(sub: Any) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the parity check")
     p.add_argument("--labels", nargs="+", help="class names in output order, for the card")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="expression timeline (CSV, PNG, video) of a video")
+    p.add_argument("video", help="video file, folder of frames, or image")
+    _model_arguments(p)
+    p.add_argument("--out", help="output folder (default predictions/VIDEO_MODEL)")
+    p.add_argument("--stride", type=int, help="frames between windows (default T/2)")
+    p.add_argument("--fps", type=float, help="thin the video to about this frame rate")
+    p.add_argument("--face-crops", action="store_true",
+                   help="frames are already face crops: no face detection")
+    p.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
+    p.add_argument("--labels", nargs="+", help="class names in output order")
+    p.add_argument("--threads", type=int, help="CPU threads of the TFLite/ONNX runtime")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("benchmark", help="latency and clips/s of models in every runtime")
     benchmark_arguments(p)

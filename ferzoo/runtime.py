@@ -119,23 +119,42 @@ class Runtime:
 
 class KerasRuntime(Runtime):
     """A ``keras.Model`` in memory (or loaded from a ``.keras`` file), called in inference
-    mode through one ``tf.function`` (as ``model.predict`` does), not eagerly."""
+    mode through one ``tf.function`` with a dynamic batch (as ``model.predict`` runs it).
+
+    ``function`` takes the inputs positionally in ``model.inputs`` order and returns
+    ``{output name: tensor}``: it is the serving function ``ferzoo.export`` saves, so
+    the Keras reference and the SavedModel / ONNX exports share one trace.
+    """
 
     format = "keras"
 
     def __init__(self, model, head: str = "softmax", path: Path | None = None):
-        import tensorflow as tf
-
         self.model, self.path = model, path
         self.input_shapes = {t.name: (None, *t.shape[1:]) for t in model.inputs}
         self.output_names = output_names(model, head)
-        self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self.function = serving_function(model, self.output_names)
 
     def _run(self, feed):
-        outputs = self._call(pack_inputs(self.model, feed))
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        return {n: np.asarray(o) for n, o in zip(self.output_names, outputs)}
+        outputs = self.function(*[feed[name] for name in self.input_shapes])
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def serving_function(model, outputs: list[str], batch: int | None = None):
+    """``tf.function(*inputs) -> {output name: tensor}`` of ``model`` in inference mode,
+    with a signature of the model's input names and shapes (``batch`` None: any)."""
+    import tensorflow as tf
+
+    names = [t.name for t in model.inputs]
+
+    def serve(*args):
+        result = model(pack_inputs(model, dict(zip(names, args))), training=False)
+        if not isinstance(result, (list, tuple)):
+            result = [result]
+        return dict(zip(outputs, result))
+
+    specs = [tf.TensorSpec((batch, *t.shape[1:]), tf.float32, name=t.name)
+             for t in model.inputs]
+    return tf.function(serve, input_signature=specs)
 
 
 class SavedModelRuntime(Runtime):
