@@ -337,7 +337,6 @@ def write_saved_model(
     function = function or serving_function(model, output_names(model, head), batch)
     module = tf.Module()
     module.model_variables = [v.value for v in model.variables]  # the tf.Variables
-    module.serve = function
     tf.saved_model.save(module, str(path),
                         signatures={SIGNATURE: function.get_concrete_function()})
     return path
@@ -371,15 +370,16 @@ def convert_tflite(
     with tempfile.TemporaryDirectory(prefix="ferzoo-tflite-") as tmp:
         with tflite_rewrites(model) as notes:
             write_saved_model(model, Path(tmp) / "sm", head=head, batch=1)
-        saved_model = str(Path(tmp) / "sm")
+        # One converter for every variant: each from_saved_model reloads the SavedModel.
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "sm"))
 
-        float_model = _converter_run(saved_model, name, "float32", flex_allowed=True)
+        float_model = _converter_run(converter, name, "float32", flex_allowed=True)
         ops = tflite_ops(float_model)
         _raise_on_non_builtin(ops, model, name)
         if "float32" in variants:
             yield "float32", float_model, list(notes)
         if "dynamic" in variants:
-            content = _converter_run(saved_model, name, "dynamic")
+            content = _converter_run(converter, name, "dynamic")
             _raise_on_non_builtin(tflite_ops(content), model, name)
             yield "dynamic", content, notes + ["weights int8, activations float32"]
         if "int8" in variants:
@@ -397,11 +397,11 @@ def convert_tflite(
             extra = ["weights and activations int8; float32 input and output",
                      f"calibrated on {len(calibration)} clips"]
             try:
-                content = _converter_run(saved_model, name, "int8", calibration=calibration)
+                content = _converter_run(converter, name, "int8", calibration=calibration)
             except ExportError as error:
                 # Some op has no int8 kernel: let it stay float rather than fail.
                 content = _converter_run(
-                    saved_model, name, "int8", calibration=calibration, float_fallback=True
+                    converter, name, "int8", calibration=calibration, float_fallback=True
                 )
                 extra.append(f"ops without int8 kernels stay float ({error.__cause__!s:.200})")
             _raise_on_non_builtin(tflite_ops(content), model, name)
@@ -470,17 +470,17 @@ def _conv3d_as_conv2d(layer, inputs, kernel):
 
 
 def _converter_run(
-    saved_model: str,
+    converter: tf.lite.TFLiteConverter,
     name: str,
     variant: str,
     flex_allowed: bool = False,
     calibration: list[dict[str, np.ndarray]] | None = None,
     float_fallback: bool = False,
 ) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    """Set ``converter`` up for ``variant`` (every setting, so it can be reused) and run it."""
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.optimizations = [] if variant == "float32" else [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = None
     if variant == "int8":
         converter.representative_dataset = lambda: iter(calibration)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
