@@ -2,3 +2,5 @@
 
 Every layer is registered for serialisation under the ``ferzoo`` package.
 """
+
+from ferzoo.layers.mspp import MSPPNorm  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +14,10 @@ import tensorflow as tf
 
 from ferzoo.data.pipeline import InputSpec, make_dataset, resolve_files
 from ferzoo.training.metrics import confusion_matrix, per_class_recall, plot_confusion, uar, war
+
+
+# One traced inference function per model, reused across calls (validation each epoch).
+_FORWARD: "weakref.WeakKeyDictionary[keras.Model, Any]" = weakref.WeakKeyDictionary()
 
 
 def as_model_inputs(model: keras.Model, inputs: dict):
@@ -28,8 +33,11 @@ def predict_dataset(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.nd
     Returns ``(outputs, targets, clip_ids, subjects)`` as numpy arrays (ids empty when the
     dataset carries no info).
     """
-    forward = tf.function(lambda x: model(as_model_inputs(model, x), training=False),
-                          reduce_retracing=True)
+    forward = _FORWARD.get(model)
+    if forward is None:
+        forward = tf.function(lambda x: model(as_model_inputs(model, x), training=False),
+                              reduce_retracing=True)
+        _FORWARD[model] = forward
     outputs, targets, ids, subjects = [], [], [], []
     for element in dataset:
         inputs, y = element[0], element[1]

@@ -23,6 +23,7 @@ import csv
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -343,12 +344,15 @@ class Trainer:
             self._dataset_fn(global_batch // replicas))
         writer = tf.summary.create_file_writer(str(self.out / "tensorboard")) if self.chief else None
         wait = 0
+        interactive = self.progress and sys.stdout.isatty()
         try:
             for epoch in range(state["epoch"], self.recipe.epochs):
                 self.log(f"epoch {epoch + 1}/{self.recipe.epochs}")
-                bar = keras.utils.Progbar(steps, verbose=1 if self.progress else 0,
+                # A live bar on a terminal; in logs (CI, nohup) a line every 30 s.
+                bar = keras.utils.Progbar(steps, verbose=1 if interactive else 0,
                                           stateful_metrics=["loss", "accuracy"])
                 start, total_loss, total_correct, seen = time.time(), 0.0, 0.0, 0
+                last_line = start
                 for step_index, (inputs, y) in enumerate(dist_ds):
                     if step_index >= steps:
                         break
@@ -358,6 +362,12 @@ class Trainer:
                     seen += global_batch
                     bar.update(step_index + 1, [("loss", total_loss / (step_index + 1)),
                                                 ("accuracy", total_correct / seen)])
+                    if self.progress and not interactive and time.time() - last_line > 30:
+                        last_line = time.time()
+                        self.log(f"  step {step_index + 1}/{steps}  loss "
+                                 f"{total_loss / (step_index + 1):.4f}  accuracy "
+                                 f"{total_correct / seen:.4f}  "
+                                 f"{seen / (last_line - start):.1f} clips/s")
                 if seen == 0:
                     raise DataError("the training pipeline gave no batch; are there enough clips?")
                 row = {"epoch": epoch + 1, "loss": total_loss / (seen // global_batch),
