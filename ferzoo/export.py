@@ -108,6 +108,7 @@ class ArtefactReport:
             (``None`` for a regression head).
         latency_ms: median time per clip at batch 1 in this runtime.
         notes: how it was made (rewrites, fallbacks).
+        accuracy, uar: WAR and UAR on the evaluation data, when given.
     """
 
     format: str
@@ -119,6 +120,8 @@ class ArtefactReport:
     top1_agreement: float | None = None
     latency_ms: float | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    accuracy: float | None = None
+    uar: float | None = None
 
     @property
     def quantised(self) -> bool:
@@ -142,6 +145,9 @@ class ExportReport:
     check_clips: int = 0
     calibration: str = ""
     warnings: list[str] = dataclasses.field(default_factory=list)
+    keras_accuracy: float | None = None
+    keras_uar: float | None = None
+    evaluation: str = ""
 
     def artefact(self, label: str) -> ArtefactReport:
         """The artefact named ``"savedmodel"``, ``"onnx"`` or ``"tflite-<variant>"``."""
@@ -155,8 +161,8 @@ class ExportReport:
 
     def table(self) -> str:
         """The parity table in Markdown."""
-        return parity_table(self.artefacts, self.keras_latency_ms)
-
+        return parity_table(self.artefacts, self.keras_latency_ms,
+                            (self.keras_accuracy, self.keras_uar))
 
 # ----------------------------------------------------------------------------- public
 
@@ -177,6 +183,7 @@ def export(
     onnx_opset: int = ONNX_OPSET,
     atol: float = FLOAT_ATOL,
     num_threads: int | None = None,
+    evaluation_data: Iterable | None = None,
     verbose: bool = False,
 ) -> ExportReport:
     """Export ``model`` to ``path`` in every format asked for, check each, write a card.
@@ -204,6 +211,9 @@ def export(
         onnx_opset: ONNX opset (17 or newer).
         atol: float parity tolerance on every output value.
         num_threads: threads of the TFLite and ONNX runtimes in the check.
+        evaluation_data: labelled clips, ``(inputs, labels)`` batches such as
+            ``make_dataset(test shards, spec, training=False, ...)``: every artefact's
+            WAR and UAR on them goes in the report and the card (int8 vs float).
         verbose: print a line per artefact.
 
     Returns:
@@ -244,6 +254,12 @@ def export(
     reference = keras_runtime(check_inputs) if check else None
     if check:
         report.keras_latency_ms = latency_ms(keras_runtime, clips)
+    evaluation = None
+    if evaluation_data is not None:
+        evaluation = evaluation_set(evaluation_data, list(clip_shapes))
+        report.evaluation = f"{len(evaluation[1])} labelled clips"
+        report.keras_accuracy, report.keras_uar = classification_scores(
+            keras_runtime, *evaluation)
 
     def checked(artefact: ArtefactReport, runtime_factory) -> None:
         if check:
@@ -253,6 +269,8 @@ def export(
                 reference, got, head
             )
             artefact.latency_ms = latency_ms(runtime, clips)
+            if evaluation is not None:
+                artefact.accuracy, artefact.uar = classification_scores(runtime, *evaluation)
             if not artefact.quantised and (artefact.max_abs_diff > atol or decisive):
                 raise ExportParityError(
                     f"{name}: {artefact.label} ({artefact.path}) does not match Keras: "
@@ -704,10 +722,13 @@ def model_card(
                 "size_bytes": a.size_bytes, "batch": a.batch,
                 "max_abs_diff": a.max_abs_diff, "top1_agreement": a.top1_agreement,
                 "latency_ms_per_clip": a.latency_ms, "notes": a.notes,
+                "accuracy": a.accuracy, "uar": a.uar,
             }
             for a in report.artefacts
         ],
         "keras_latency_ms_per_clip": report.keras_latency_ms,
+        "keras_scores": {"accuracy": report.keras_accuracy, "uar": report.keras_uar,
+                         "data": report.evaluation or None},
         "parity_check": {
             "clips": report.check_clips,
             "float_tolerance": FLOAT_ATOL,
@@ -769,8 +790,12 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
     lines += ["", "## Exports and parity with Keras", ""]
     rows = [ArtefactReport(e["format"], e["variant"], e["file"], e["size_bytes"], e["batch"],
                            e["max_abs_diff"], e["top1_agreement"], e["latency_ms_per_clip"],
-                           e["notes"]) for e in card["exports"]]
-    lines.append(parity_table(rows, card.get("keras_latency_ms_per_clip")))
+                           e["notes"], e.get("accuracy"), e.get("uar")) for e in card["exports"]]
+    scores = card.get("keras_scores") or {}
+    lines.append(parity_table(rows, card.get("keras_latency_ms_per_clip"),
+                              (scores.get("accuracy"), scores.get("uar"))))
+    if scores.get("data"):
+        lines += ["", f"WAR / UAR measured on {scores['data']} in each runtime."]
     check = card["parity_check"]
     lines += ["", f"Checked on {check['clips']} clips against {check['reference']}; float "
               f"formats must match to {check['float_tolerance']:g}.", "", "## Notes", ""]
@@ -778,21 +803,27 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parity_table(artefacts: Sequence[ArtefactReport], keras_latency: float | None) -> str:
-    """Markdown table: format, file, size, batch, max abs diff, top-1, latency, notes."""
+def parity_table(artefacts: Sequence[ArtefactReport], keras_latency: float | None,
+                 keras_scores: tuple[float | None, float | None] = (None, None)) -> str:
+    """Markdown table: format, file, size, batch, max abs diff, top-1, latency, notes;
+    and WAR / UAR on the evaluation data when measured."""
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    lines = ["| format | file | size | batch | max abs diff | top-1 agreement "
-             "| ms/clip | notes |", "|---|---|---|---|---|---|---|---|"]
-    if keras_latency is not None:
-        lines.append(f"| keras | - | - | any | 0 | 100% | {keras_latency:.2f} | reference |")
+    scored = keras_scores[0] is not None or any(a.accuracy is not None for a in artefacts)
+    head = ["format", "file", "size", "batch", "max abs diff", "top-1 agreement", "ms/clip"]
+    head += ["WAR", "UAR"] if scored else []
+    lines = ["| " + " | ".join(head + ["notes"]) + " |", "|" + "---|" * (len(head) + 1)]
+    if keras_latency is not None or scored:
+        row = ["keras", "-", "-", "any", "0", "100%", fmt(keras_latency, ".2f")]
+        row += [fmt(keras_scores[0], ".2%"), fmt(keras_scores[1], ".2%")] if scored else []
+        lines.append("| " + " | ".join(row + ["reference"]) + " |")
     for a in artefacts:
-        lines.append(
-            f"| {a.label} | {Path(a.path).name} | {_size(a.size_bytes)} | {a.batch} "
-            f"| {fmt(a.max_abs_diff, '.2e')} | {fmt(a.top1_agreement, '.0%')} "
-            f"| {fmt(a.latency_ms, '.2f')} | {'; '.join(a.notes)} |"
-        )
+        row = [a.label, Path(a.path).name, _size(a.size_bytes), a.batch,
+               fmt(a.max_abs_diff, ".2e"), fmt(a.top1_agreement, ".0%"),
+               fmt(a.latency_ms, ".2f")]
+        row += [fmt(a.accuracy, ".2%"), fmt(a.uar, ".2%")] if scored else []
+        lines.append("| " + " | ".join(row + ["; ".join(a.notes)]) + " |")
     return "\n".join(lines)
 
 
@@ -857,6 +888,38 @@ def calibration_feeds(
         raise ValueError("representative_data is empty")
     feeds = feeds[:limit]
     return feeds, f"calibrated on {len(feeds)} clips of the representative data"
+
+
+def evaluation_set(data: Iterable, names: Sequence[str]) -> tuple[dict[str, np.ndarray],
+                                                                   np.ndarray]:
+    """Every clip of ``(inputs, labels)`` batches in memory: ``(feed, labels)``."""
+    feeds: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    labels = []
+    for item in data:
+        inputs, y = item[0], item[1]
+        if not isinstance(inputs, Mapping):
+            inputs = {names[0]: inputs}
+        for n in names:
+            feeds[n].append(np.asarray(inputs[n], np.float32))
+        labels.append(np.asarray(y).reshape(-1))
+    if not labels:
+        raise ValueError("evaluation_data is empty")
+    return {n: np.concatenate(v) for n, v in feeds.items()}, np.concatenate(labels)
+
+
+def classification_scores(runtime: Runtime, feed: Mapping[str, np.ndarray],
+                          labels: np.ndarray, chunk: int = 32) -> tuple[float, float]:
+    """``(WAR, UAR)`` of ``runtime`` on ``feed`` against integer ``labels``."""
+    from ferzoo.training.metrics import confusion_matrix, uar, war
+
+    predictions = []
+    for start in range(0, len(labels), chunk):
+        out = runtime({k: v[start:start + chunk] for k, v in feed.items()})
+        predictions.append(out.get(PROBABILITIES, next(iter(out.values()))).argmax(-1))
+    predicted = np.concatenate(predictions)
+    classes = int(max(labels.max(), predicted.max())) + 1
+    matrix = confusion_matrix(labels, predicted, classes)
+    return war(matrix), uar(matrix)
 
 
 def _split_feed(feed: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:

@@ -32,11 +32,15 @@ def cmd_export(args) -> int:
 
     trained = load_trained(args.weights, args.model, args.preset, parse_assignments(args.set))
     data = representative_data(trained, args.data, args.calibration_clips)
+    evaluation = None
+    if not args.no_eval and (args.eval_data or trained.test_files):
+        evaluation = labelled_data(trained, args.eval_data or trained.test_files)
     report = export(
         trained.model, args.out, formats=args.formats, tflite_variants=args.tflite_variants,
         representative_data=data, name=trained.name, check=not args.no_check,
         num_check=args.check_clips, num_calibration=args.calibration_clips,
-        labels=args.labels or trained.labels, metrics=trained.metrics, verbose=True,
+        labels=args.labels or trained.labels, metrics=trained.metrics,
+        evaluation_data=evaluation, verbose=True,
     )
     print(report.table())
     for warning in report.warnings:
@@ -51,10 +55,16 @@ def representative_data(trained, data: str | None, clips: int):
     files = data or trained.data_files
     if not files:
         return None
+    return labelled_data(trained, files, batch_size=1).take(clips)
+
+
+def labelled_data(trained, files, batch_size: int = 16):
+    """``(inputs, label)`` batches of TFRecord shards, prepared as for evaluation."""
     from ferzoo.data.pipeline import InputSpec, make_dataset
 
     spec = InputSpec.from_model(trained.model, trained.sampling or "uniform")
-    return make_dataset(files, spec, training=False, batch_size=1).take(clips)
+    return make_dataset(files, spec, training=False, batch_size=batch_size,
+                        augment=trained.augment)
 
 
 def cmd_predict(args) -> int:
@@ -109,6 +119,9 @@ def add_subcommands(sub: Any) -> None:
     p.add_argument("--calibration-clips", type=int, default=64)
     p.add_argument("--check-clips", type=int, default=4)
     p.add_argument("--no-check", action="store_true", help="skip the parity check")
+    p.add_argument("--eval-data", help="labelled shards to measure every export's WAR/UAR "
+                                       "on (default with a run: its dataset's test split)")
+    p.add_argument("--no-eval", action="store_true", help="skip the WAR/UAR measurement")
     p.add_argument("--labels", nargs="+", help="class names in output order, for the card")
     p.set_defaults(func=cmd_export)
 

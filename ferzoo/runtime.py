@@ -315,7 +315,9 @@ class TrainedModel:
         labels: class names in output order, when known (a run records its dataset's).
         metrics: test figures of the weights, when known (``{"war": .., "uar": ..}``).
         data_files: the training shards of a run (int8 calibration data).
+        test_files: the test shards of a run's dataset (evaluation of the exports).
         sampling: temporal sampling mode of the model's input.
+        augment: the run's augmentation settings (the evaluation crop follows them).
         source: where the weights came from, in words.
     """
 
@@ -324,7 +326,9 @@ class TrainedModel:
     labels: list[str] | None = None
     metrics: dict[str, Any] | None = None
     data_files: list[str] | None = None
+    test_files: list[str] | None = None
     sampling: str | None = None
+    augment: dict[str, Any] | None = None
     source: str = ""
 
 
@@ -364,9 +368,15 @@ def load_trained(
             if test:
                 metrics = {k: test[k] for k in ("war", "uar", "num_clips") if k in test}
                 metrics["data"] = "test split of the run's dataset (unseen subjects)"
+        train_files = info.get("train_files") or []
+        test_files = None
+        if train_files:
+            folder = Path(train_files[0]).parent
+            test_files = sorted(str(p) for p in folder.glob("test-*.tfrecord")) or None
         return TrainedModel(keras_model, name, labels=info.get("labels"), metrics=metrics,
-                            data_files=info.get("train_files"),
+                            data_files=train_files or None, test_files=test_files,
                             sampling=info.get("spec", {}).get("sampling", sampling),
+                            augment=info.get("recipe", {}).get("augment"),
                             source=f"run {path}")
     if path.suffix == ".keras":
         import keras

@@ -274,3 +274,20 @@ def test_two_stream_model_keeps_both_input_names(tmp_path):
 def test_unknown_format_is_named():
     with pytest.raises(ValueError, match=r"unknown format \['tfjs'\]; choose from"):
         export(_conv_lstm_model(), "/nonexistent", formats=("tfjs",))
+
+
+def test_evaluation_scores_every_artefact_like_numpy(toy_model, tmp_path):
+    rng = np.random.default_rng(3)
+    clips = rng.uniform(size=(10, 4, 16, 16, 3)).astype("float32")
+    labels = rng.integers(0, 6, size=10)
+    batches = [({"video": clips[:6]}, labels[:6]), ({"video": clips[6:]}, labels[6:])]
+    report = export(toy_model, tmp_path, formats=("onnx", "tflite"),
+                    tflite_variants=("float32",), num_check=1, evaluation_data=batches)
+    predicted = keras.ops.convert_to_numpy(toy_model(clips)).argmax(-1)
+    expected_war = np.mean(predicted == labels)
+    recalls = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
+    assert report.keras_accuracy == pytest.approx(expected_war)
+    assert report.keras_uar == pytest.approx(np.mean(recalls))
+    for artefact in report.artefacts:  # float formats agree clip by clip
+        assert artefact.accuracy == pytest.approx(expected_war)
+    assert "| WAR | UAR |" in (tmp_path / "model_card.md").read_text()
