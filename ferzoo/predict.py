@@ -311,7 +311,7 @@ def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime
     path = Path(weights) if weights is not None else None
     if path is not None and path.is_dir() and (path / "model_card.json").exists() \
             and not (path / "saved_model.pb").exists():
-        path = path / "saved_model"  # an export folder: its SavedModel
+        path = _export_folder_artefact(path)
     exported = path is not None and (
         path.suffix in (".tflite", ".onnx") or (path / "saved_model.pb").exists())
     if exported:
@@ -322,6 +322,17 @@ def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime
     trained = load_trained(weights, model, preset, overrides)
     runtime = KerasRuntime(trained.model, head="softmax")
     return runtime, {"name": trained.name, "labels": trained.labels}
+
+
+def _export_folder_artefact(folder: Path) -> Path:
+    """The artefact of an export folder to run: SavedModel, else ONNX, else TFLite
+    (float32 first)."""
+    candidates = [folder / "saved_model", *sorted(folder.glob("*.onnx")),
+                  *sorted(folder.glob("*_float32.tflite")), *sorted(folder.glob("*.tflite"))]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{folder} has a model card but no SavedModel, .onnx or .tflite")
 
 
 def artefact_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def test_exported_tflite_and_onnx_give_the_keras_timeline(toy_name, crops_video,
         np.testing.assert_allclose(timeline.probabilities, keras_timeline.probabilities,
                                    atol=1e-4)
     exported = Predictor(tmp_path / "exp", face_crops=True)  # the export folder
-    assert exported.runtime.format == "savedmodel" and exported.name == toy_name
+    assert exported.runtime.format == "onnx" and exported.name == toy_name
 
 
 def test_annotated_video_has_every_frame(toy_name, crops_video, tmp_path):
