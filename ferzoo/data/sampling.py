@@ -83,3 +83,27 @@ def last(num_frames, frames, training, apex_index):
     del training, apex_index
     idx = tf.range(frames, dtype=tf.int32) + num_frames - frames
     return tf.maximum(idx, 0)
+
+
+@register_sampler("stcam")
+def stcam(num_frames, frames, training, apex_index):
+    """STCAM's frame selection (Chen et al., Sec. 4.2): neutral, evenly between, peak.
+
+    The first frame (neutral) and the peak are kept and the other ``frames - 2`` are
+    spread evenly between them (7 frames in the paper). The peak is the clip's
+    ``apex_index`` when the source knows it (MMI-style onset-apex-offset clips: the
+    middle), else the last frame (CK+ / Oulu-CASIA clips end at the peak). In training
+    the in-between frames are jittered ("sample jittering"): each moves by up to half
+    the spacing, so the order is kept.
+    """
+    last = num_frames - 1
+    peak = tf.where(apex_index >= 0, tf.minimum(apex_index, last), last)
+    if frames == 1:
+        return tf.reshape(peak, (1,))
+    step = tf.cast(peak, tf.float32) / (frames - 1)
+    positions = tf.range(frames, dtype=tf.float32) * step
+    if training:
+        inner = tf.concat([[0.0], tf.ones((frames - 2,)), [0.0]], axis=0)
+        positions += tf.random.uniform((frames,), -0.5, 0.5) * step * inner
+    indices = tf.cast(tf.floor(positions + 0.5), tf.int32)
+    return tf.clip_by_value(indices, 0, peak)

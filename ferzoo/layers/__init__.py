@@ -3,4 +3,11 @@
 Every layer is registered for serialisation under the ``ferzoo`` package.
 """
 
+from ferzoo.layers.attention3d import (  # noqa: E402,F401
+    STCAM,
+    ChannelAttention3D,
+    NonLocalBlock3D,
+    SpatioTemporalAttention,
+)
+from ferzoo.layers.pooling3d import Pool3D  # noqa: E402,F401
 from ferzoo.layers.mspp import MSPPNorm  # noqa: F401

@@ -127,8 +127,8 @@ register_recipe(Recipe(
 
 register_recipe(Recipe(
     name="synthetic_cpu",
-    optimizer="adam", learning_rate=2e-3, schedule="cosine", warmup_epochs=1,
-    epochs=12, batch_size=16, label_smoothing=0.05,
+    optimizer="adam", learning_rate=3e-3, schedule="cosine", warmup_epochs=1,
+    epochs=40, batch_size=16, label_smoothing=0.05,
     augment={"flip": True, "rotate": 5.0, "crop": 0.9},
     source="decision: the short CPU run on the built-in synthetic data (README)",
 ))
@@ -144,4 +144,18 @@ register_recipe(Recipe(
     epochs=100, batch_size=16,
     augment={"flip": True, "rotate": 7.5, "crop": None},
     source="Yu et al. 2018, Sec. 4.1 (iterations mapped to epochs: decision)",
+))
+
+register_recipe(Recipe(
+    name="stcam_paper",
+    # Chen et al., STCAM Sec. 4.2: SGD with Nesterov momentum 0.9, 100 epochs, lr 0.001
+    # divided by 10 at epochs 40 and 90, batch 16, weight decay 0.01 (Keras applies it
+    # decoupled, as SGD's lr * wd * w step). Augmentation: random horizontal flip and a
+    # random one of the 4 corner and centre crops, 240 -> 224 (a 224/240 side fraction
+    # at any stored size); centre crop at test. No rotation.
+    optimizer="sgd", learning_rate=1e-3, momentum=0.9, nesterov=True, schedule="step",
+    decay_epochs=(40, 90), decay_factor=0.1, weight_decay=0.01,
+    epochs=100, batch_size=16,
+    augment={"flip": True, "rotate": None, "crop": 224 / 240, "crop_positions": "five"},
+    source="Chen et al., STCAM (IEEE TAC), Sec. 4.2",
 ))
