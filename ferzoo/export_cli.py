@@ -26,8 +26,10 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args) -> int:
+    import sys
+
     from ferzoo.cli import parse_assignments
-    from ferzoo.export import export
+    from ferzoo.export import ExportError, export
     from ferzoo.runtime import load_trained
 
     trained = load_trained(args.weights, args.model, args.preset, parse_assignments(args.set))
@@ -35,13 +37,17 @@ def cmd_export(args) -> int:
     evaluation = None
     if not args.no_eval and (args.eval_data or trained.test_files):
         evaluation = labelled_data(trained, args.eval_data or trained.test_files)
-    report = export(
-        trained.model, args.out, formats=args.formats, tflite_variants=args.tflite_variants,
-        representative_data=data, name=trained.name, check=not args.no_check,
-        num_check=args.check_clips, num_calibration=args.calibration_clips,
-        labels=args.labels or trained.labels, metrics=trained.metrics,
-        evaluation_data=evaluation, verbose=True,
-    )
+    try:
+        report = export(
+            trained.model, args.out, formats=args.formats,
+            tflite_variants=args.tflite_variants, representative_data=data,
+            name=trained.name, check=not args.no_check, num_check=args.check_clips,
+            num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
+            metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
+        )
+    except ExportError as error:  # the message names the model, format, op and layer
+        print(f"ferzoo export: {error}", file=sys.stderr)
+        return 1
     print(report.table())
     for warning in report.warnings:
         print(f"warning: {warning}")
