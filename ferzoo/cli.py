@@ -7,6 +7,7 @@
                  [--strategy auto] [--per-replica-batch N] [--scale-lr linear]
                  [--mixed-precision mixed_bfloat16] [--jit]
     ferzoo evaluate --run DIR [--data PATTERN]
+    ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
 """
 
 from __future__ import annotations
@@ -172,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="test", help="prefix of the report files")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
+
+    from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+
+    add_subcommands(sub)
     return parser
 
 

@@ -20,8 +20,8 @@ from typing import Any, Iterable, Sequence
 
 import tensorflow as tf
 
-from ferzoo.data.augment import augment_clip
-from ferzoo.data.sampling import get_sampler, sample_indices
+from ferzoo.data.augment import ZERO_FLOW, augment_clip
+from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
 
@@ -207,9 +207,13 @@ def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | N
         n_flow = tf.shape(flow_encoded)[0]
         checks = [tf.debugging.Assert(
             n_flow > 0, ["clip", clip_id, "has no optical-flow stream; convert with --flow"])]
+        count = spec.flow_frames or spec.frames - 1
         with tf.control_dependencies(checks):
-            flow_index = tf.minimum(index[: spec.flow_frames or spec.frames - 1], n_flow - 1)
-        streams["flow"] = _decode_frames(tf.gather(flow_encoded, flow_index), 3)
+            flow_index, still = segment_flow_index(index)
+            flow_index = tf.minimum(flow_index[:count], n_flow - 1)
+        flow = _decode_frames(tf.gather(flow_encoded, flow_index), 3)
+        # A frame and its padding copy do not move: zero flow, stored as (128, 128, 0).
+        streams["flow"] = tf.where(still[:count, None, None, None], tf.constant(ZERO_FLOW), flow)
     streams = augment_clip(streams, augment, training)
     out = {}
     for key, value in streams.items():
