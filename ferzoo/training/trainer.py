@@ -194,14 +194,19 @@ def dtype_policy(name: str | None):
 
 def float32_output_problems(model: keras.Model) -> list[str]:
     """Outputs of ``model`` that are not computed in float32 (a softmax in float16 or
-    bfloat16 loses precision); each entry names the layer and the fix."""
+    bfloat16 loses precision); each entry names the layer and the fix. Nested models and
+    wrappers (``TimeDistributed``) are looked into: their inner layer computes."""
     problems = []
     for tensor in model.outputs:
         layer = tensor._keras_history.operation
-        compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "float32")
+        if isinstance(layer, keras.Model) and layer is not model:
+            problems += float32_output_problems(layer)
+            continue
+        inner = getattr(layer, "layer", layer) if isinstance(layer, keras.layers.Wrapper) else layer
+        compute = getattr(getattr(inner, "dtype_policy", None), "compute_dtype", "float32")
         if keras.backend.standardize_dtype(tensor.dtype) != "float32" or compute != "float32":
             problems.append(
-                f"output layer {layer.name!r} computes in {compute}; give it "
+                f"output layer {inner.name!r} computes in {compute}; give it "
                 "dtype=\"float32\" (e.g. Dense(..., activation=\"softmax\", dtype=\"float32\"))")
     return problems
 
