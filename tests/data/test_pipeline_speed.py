@@ -69,7 +69,7 @@ def test_frames_cache_gives_the_same_clips(fake_dir):
     cached = _batches(fake_dir, spec, augment={}, cache="frames")
     for (a, _, _), (b, _, _) in zip(plain, cached, strict=True):
         np.testing.assert_allclose(a, b, atol=0.5 / 255 + 1e-5)
-    # With a crop, shrunk to what the crop needs (ceil(8 / 0.75) = 11 px), then cropped:
+    # With a crop, shrunk to what the crop needs (round(8 / 0.75) = 11 px), then cropped:
     # the same picture up to a crop window rounded to other pixels.
     plain = _batches(fake_dir, spec, augment={"crop": 0.75})
     cached = _batches(fake_dir, spec, augment={"crop": 0.75}, cache="frames")
