@@ -55,6 +55,8 @@ class PipelineBenchConfig:
         steps: timed training steps per model.
         threads: CPU threads of TensorFlow's ops and of tf.data (None: every core). With
             1, clips/CPU-s is the rate of one core, whatever else the machine runs.
+        step_variants: training steps timed per model (:data:`STEP_VARIANTS`); the first
+            is the one the pipeline is compared with.
         work_dir: where the synthetic data is written (kept between runs).
     """
 
@@ -68,6 +70,7 @@ class PipelineBenchConfig:
     seconds: float = 8.0
     steps: int = 6
     threads: int | None = None
+    step_variants: Sequence[str] = ("float32",)
     work_dir: str = "benchmarks/pipeline-data"
 
 
@@ -161,23 +164,39 @@ def pipeline_rate(folder: Path, spec, batch: int, seconds: float, threads: int |
         return timer.rate(count * batch)
 
 
-def train_step_rate(name: str, preset: str, batch: int, steps: int):
-    """Clips/s of one device's training step of model ``name``; its spec and preset."""
+# Training-step variants: the trainer's --mixed-precision and --jit.
+STEP_VARIANTS = ("float32", "mixed_bfloat16", "mixed_float16", "xla")
+
+
+def train_step_rate(name: str, preset: str, batch: int, steps: int, variant: str = "float32"):
+    """Clips/s of one device's training step of model ``name``; its spec and preset.
+
+    ``variant``: ``float32``, a mixed-precision policy (as ``--mixed-precision``) or
+    ``xla`` (as ``--jit``).
+    """
     import keras
     import tensorflow as tf
 
     import ferzoo
     from ferzoo.data.pipeline import InputSpec
-    from ferzoo.training.trainer import classification_loss, make_train_step, regression_loss
+    from ferzoo.training.trainer import (
+        classification_loss, dtype_policy, make_train_step, regression_loss,
+    )
 
+    if variant not in STEP_VARIANTS:
+        raise ValueError(f"unknown training-step variant {variant!r}; use {STEP_VARIANTS}")
     entry = ferzoo.get_entry(name)
     used = preset if preset in entry.presets else "tiny"
-    model = ferzoo.build(name, used)
+    policy = variant if variant.startswith("mixed") else None
+    with dtype_policy(policy):
+        model = ferzoo.build(name, used)
     spec = InputSpec.from_model(model, entry.sampling)
     optimizer = keras.optimizers.Adam(1e-4)
+    if variant == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     loss = regression_loss if entry.head == "regression" else classification_loss()
     step = make_train_step(tf.distribute.get_strategy(), model, optimizer, loss, batch,
-                           count_correct=entry.head != "regression")
+                           count_correct=entry.head != "regression", jit=variant == "xla")
     rng = tf.random.Generator.from_seed(0)
     inputs = {k: rng.uniform((batch, *shape)) for k, shape in spec.element_shapes().items()}
     y = tf.zeros((batch,), tf.int32) if entry.head != "regression" else tf.zeros((batch,))
@@ -224,14 +243,18 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
 
     model_rows, specs = [], {}
     for name in models:
-        rate, spec, used = train_step_rate(name, config.preset, config.batch, config.steps)
+        row = {"model": name}
+        for index, variant in enumerate(config.step_variants):
+            rate, spec, used = train_step_rate(name, config.preset, config.batch,
+                                               config.steps, variant)
+            suffix = "" if index == 0 else f"_{variant}"
+            row[f"clips_per_s{suffix}"] = round(rate.wall, 1)
+            row[f"clips_per_cpu_s{suffix}"] = round(rate.cpu, 1)
+            log(f"train step {name} ({used}, {variant}): {rate.wall:.1f} clips/s, "
+                f"{rate.cpu:.1f} clips/CPU-s")
         specs[name] = spec
-        row = {"model": name, "preset": used,
-               "input": f"{spec.frames}x{spec.image_size[0]}x{spec.image_size[1]}"
-                        + (" + flow" if "flow" in spec.streams else ""),
-               "clips_per_s": round(rate.wall, 1), "clips_per_cpu_s": round(rate.cpu, 1)}
-        log(f"train step {name} ({used}, {row['input']}): {rate.wall:.1f} clips/s, "
-            f"{rate.cpu:.1f} clips/CPU-s")
+        row.update(preset=used, input=f"{spec.frames}x{spec.image_size[0]}x{spec.image_size[1]}"
+                   + (" + flow" if "flow" in spec.streams else ""))
         model_rows.append(row)
 
     # The fastest model (per CPU-second) fed its own input, with its recipe's augmentation,
@@ -305,8 +328,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"### Training step, one device, `{cfg['preset']}` preset",
         "",
         _table(result["models"], [("model", "model"), ("preset", "preset"),
-                                  ("input", "input (T x H x W)"), ("clips_per_s", "clips/s"),
-                                  ("clips_per_cpu_s", "clips/CPU-s")]),
+                                  ("input", "input (T x H x W)")] + [
+            (f"clips_per{unit}{'' if i == 0 else '_' + v}", f"{v} clips/{title}")
+            for i, v in enumerate(cfg.get("step_variants") or ["float32"])
+            for unit, title in (("_s", "s"), ("_cpu_s", "CPU-s"))]),
     ]
     if result["target"]:
         parts += [
@@ -368,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=96)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--step-variants", nargs="+", default=["float32"],
+                        metavar="VARIANT", help=f"training steps to time, of {STEP_VARIANTS}")
     parser.add_argument("--threads", type=int,
                         help="CPU threads for TensorFlow and tf.data (default: every core)")
     parser.add_argument("--work-dir", default="benchmarks/pipeline-data")
@@ -376,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     config = PipelineBenchConfig(
         sizes=tuple(args.sizes), models=tuple(args.models), preset=args.preset,
         batch=args.batch, frames=args.frames, variants=tuple(args.variants), clips=args.clips,
-        seconds=args.seconds, steps=args.steps, threads=args.threads, work_dir=args.work_dir)
+        seconds=args.seconds, steps=args.steps, threads=args.threads,
+        step_variants=tuple(args.step_variants), work_dir=args.work_dir)
     if args.threads:
         set_threads(args.threads)
     result = run_pipeline_benchmark(config)

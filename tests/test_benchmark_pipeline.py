@@ -7,7 +7,8 @@ from tests.tiny_model import NAME
 def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
     config = bp.PipelineBenchConfig(
         sizes=(32,), models=(NAME,), batch=4, frames=4, clips=24, seconds=0.3, steps=1,
-        variants=("jpeg", "jpeg, cache frames"), work_dir=str(tmp_path / "data"))
+        variants=("jpeg", "jpeg, cache frames"), step_variants=("float32", "mixed_bfloat16"),
+        work_dir=str(tmp_path / "data"))
     lines = []
     result = bp.run_pipeline_benchmark(config, log=lines.append)
     json.dumps(result)  # the report is plain JSON
@@ -17,6 +18,7 @@ def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
     (model,) = result["models"]
     assert model["model"] == NAME and model["preset"] == "tiny"  # no cpu preset: tiny
     assert model["input"] == "4x16x16"
+    assert model["clips_per_s_mixed_bfloat16"] > 0  # the trainer's --mixed-precision step
     # The fastest model fed its own input (plain and with the frame cache), with ratios.
     assert [(r["pipeline"], r["input"]) for r in result["target"]] == [
         ("plain", "4x16x16"), ("cache frames", "4x16x16")]
@@ -25,6 +27,7 @@ def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
                                          / row["train_clips_per_cpu_s"], 2)
     markdown = bp.to_markdown(result)
     assert "### Pipeline against the fastest training step" in markdown
+    assert "mixed_bfloat16 clips/s" in markdown
     assert markdown.count("| 32x32 |") == 4
     # The data is made once and found again.
     folder = bp.benchmark_data(config.work_dir, 32, "jpeg", 24)
