@@ -159,8 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
+    from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+    from ferzoo.training.crossval import add_crossval_parser
 
+    add_convert_parser(sub)
+    add_crossval_parser(sub)
     add_subcommands(sub)
     return parser
 
