@@ -92,7 +92,8 @@ def _write_shard(job: dict[str, Any]) -> dict[str, Any]:
                         f"{item_name}: unknown label {clip.label_name!r} (index {clip.label}); "
                         f"the labels of this dataset are {labels}"
                     )
-            writer.write(clip_to_example(clip, job["image_format"]).SerializeToString())
+            example = clip_to_example(clip, job["image_format"])
+            writer.write(example.SerializeToString(deterministic=True))  # stable map order
             entries.append({
                 "item": item_name, "status": "written", "clip_id": clip.clip_id,
                 "label": clip.label_name, "subject": str(clip.subject),
