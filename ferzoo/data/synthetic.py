@@ -48,6 +48,7 @@ import numpy as np
 
 from ferzoo.data.schema import Clip
 from ferzoo.data.writer import atomic_write_text, read_manifest, write_split
+from ferzoo.preprocess.flow import compute_flow
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 NEUTRAL = "neutral"
@@ -277,7 +278,7 @@ def make_subject(seed: int, subject_id: int) -> Subject:
     nose_y = eye_y + u(0.38, 0.50)
     return Subject(
         subject_id=subject_id,
-        head_scale=u(0.31, 0.36), head_x=0.5 + u(-0.03, 0.03), head_y=0.47 + u(-0.03, 0.03),
+        head_scale=u(0.39, 0.45), head_x=0.5 + u(-0.03, 0.03), head_y=0.42 + u(-0.03, 0.03),
         aspect=aspect, jaw=u(0.15, 0.40),
         eye_y=eye_y, eye_dx=u(0.37, 0.46), eye_w=u(0.15, 0.20), eye_h=u(0.075, 0.10),
         eye_tilt=u(-0.02, 0.04), iris_r=u(0.075, 0.095),
@@ -518,7 +519,7 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
 
     # mouth: t = -1..1 across; corners move up (smile) or down (frown)
     mw = s.mouth_w * (1 + 0.22 * sm + 0.4 * ls - 0.28 * jd - 0.15 * lp + 0.05 * ulr)
-    corner = 0.17 * fr - 0.17 * sm - s.rest_smile * 0.05 + 0.02 * ls
+    corner = 0.17 * fr - 0.17 * sm - 0.12 * s.rest_smile + 0.02 * ls
     t = _T11
     x = t * mw
     curve = s.mouth_y + 0.02 * jd + corner * t ** 2
@@ -717,8 +718,6 @@ def render_frames(config: SyntheticConfig, subject_id: int, plan: ClipPlan) -> n
 
 def render_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip:
     """Clip ``clip_index`` of subject ``subject_id`` (both >= 0), ready for the writer."""
-    from ferzoo.preprocess.flow import compute_flow  # data -> preprocess helper
-
     plan = plan_clip(config, subject_id, clip_index)
     frames = render_frames(config, subject_id, plan)
     return Clip(
