@@ -160,9 +160,16 @@ def _ensure_loaded() -> None:
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style ``pattern``, sorted."""
+    """Registered model names matching a shell-style ``pattern``, sorted.
+
+    Names starting with ``_`` (temporary models of tests) are listed only when the
+    pattern starts with ``_`` too.
+    """
     _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+    return sorted(
+        n for n in _REGISTRY
+        if fnmatch.fnmatchcase(n, pattern) and (not n.startswith("_") or pattern.startswith("_"))
+    )
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -173,7 +180,7 @@ def get_entry(name: str) -> ModelEntry:
     except KeyError:
         close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
-            f"known models: {', '.join(sorted(_REGISTRY))}"
+            f"known models: {', '.join(list_models())}"
         )
         raise RegistryError(f"unknown model {name!r}; {hint}") from None
 

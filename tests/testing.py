@@ -14,13 +14,13 @@ import numpy as np
 
 
 def random_inputs(model: keras.Model, batch: int = 2, seed: int = 0, low=0.0, high=1.0):
-    """A dict of random inputs keyed by the model's input names (stream names)."""
+    """Random inputs in the structure the model was built with (an array, or a list)."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for tensor in model.inputs:
-        shape = (batch,) + tuple(tensor.shape[1:])
-        out[tensor.name] = rng.uniform(low, high, size=shape).astype("float32")
-    return out
+    out = [
+        rng.uniform(low, high, size=(batch,) + tuple(t.shape[1:])).astype("float32")
+        for t in model.inputs
+    ]
+    return out[0] if len(out) == 1 else out
 
 
 def ferzoo_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -48,7 +48,6 @@ import numpy as np
 
 from ferzoo.data.schema import Clip
 from ferzoo.data.writer import atomic_write_text, read_manifest, write_split
-from ferzoo.preprocess.flow import compute_flow
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 NEUTRAL = "neutral"
@@ -56,9 +55,9 @@ PROFILES = ("onset_apex", "onset_apex_offset")
 FPS = 25.0
 SOURCE = "synthetic"
 SUPERSAMPLE = 4  # drawn at 4x, reduced with INTER_AREA
-INTENSITY = (0.5, 1.0)  # range of the apex intensity of a clip
+INTENSITY = (0.7, 1.0)  # range of the apex intensity of a clip
 # Bump when the drawing changes: it is part of the cache key, so old caches are not reused.
-RENDER_VERSION = 1
+RENDER_VERSION = 3
 
 # Valence of each expression at full intensity (a clip's valence is this times its
 # intensity). decision: hand-set from the circumplex placement of the basic emotions
@@ -278,7 +277,8 @@ def make_subject(seed: int, subject_id: int) -> Subject:
     nose_y = eye_y + u(0.38, 0.50)
     return Subject(
         subject_id=subject_id,
-        head_scale=u(0.39, 0.45), head_x=0.5 + u(-0.03, 0.03), head_y=0.42 + u(-0.03, 0.03),
+        # framed like an aligned face crop (the converters' eye-distance crop)
+        head_scale=u(0.40, 0.44), head_x=0.5 + u(-0.02, 0.02), head_y=0.53 + u(-0.02, 0.02),
         aspect=aspect, jaw=u(0.15, 0.40),
         eye_y=eye_y, eye_dx=u(0.37, 0.46), eye_w=u(0.15, 0.20), eye_h=u(0.075, 0.10),
         eye_tilt=u(-0.02, 0.04), iris_r=u(0.075, 0.095),
@@ -519,7 +519,7 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
 
     # mouth: t = -1..1 across; corners move up (smile) or down (frown)
     mw = s.mouth_w * (1 + 0.22 * sm + 0.4 * ls - 0.28 * jd - 0.15 * lp + 0.05 * ulr)
-    corner = 0.17 * fr - 0.17 * sm - 0.12 * s.rest_smile + 0.02 * ls
+    corner = 0.17 * fr - 0.17 * sm - s.rest_smile * 0.05 + 0.02 * ls
     t = _T11
     x = t * mw
     curve = s.mouth_y + 0.02 * jd + corner * t ** 2
@@ -666,7 +666,7 @@ def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip
     # head pose: a per-clip offset plus smooth per-frame motion and a little shake
     t = np.arange(num_frames) / FPS
     base = np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03),
-                     np.deg2rad(rng.uniform(-6, 6)), rng.uniform(0.94, 1.06)])
+                     np.deg2rad(rng.uniform(-3, 3)), rng.uniform(0.96, 1.04)])
     amp = np.array([0.01, 0.01, np.deg2rad(2.0), 0.015])
     freq, phase = rng.uniform(0.3, 1.5, 4), rng.uniform(0, 2 * np.pi, 4)
     motion = amp * np.sin(2 * np.pi * freq * t[:, None] + phase)
@@ -718,6 +718,8 @@ def render_frames(config: SyntheticConfig, subject_id: int, plan: ClipPlan) -> n
 
 def render_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip:
     """Clip ``clip_index`` of subject ``subject_id`` (both >= 0), ready for the writer."""
+    from ferzoo.preprocess.flow import compute_flow  # data -> preprocess helper
+
     plan = plan_clip(config, subject_id, clip_index)
     frames = render_frames(config, subject_id, plan)
     return Clip(

@@ -1,0 +1,184 @@
+"""The ``ferzoo`` command. Each subcommand is thin: parse arguments, call the library.
+
+    ferzoo models ["stc*"] [--markdown]
+    ferzoo info NAME
+    ferzoo synth [--root tfrecords] [--set size=64 ...]
+    ferzoo train --model NAME [--preset cpu] [--data PATTERN] [--recipe R] [--out DIR]
+    ferzoo evaluate --run DIR [--data PATTERN]
+    ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+from typing import Any, Callable
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["width=16", "levels=(4,2,1)", "name=x"]`` -> {"width": 16, "levels": (4, 2, 1), ...}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip().replace("-", "_")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+# ------------------------------------------------------------------ commands
+def cmd_models(args) -> int:
+    from ferzoo.docs import model_table
+
+    import ferzoo
+
+    if args.markdown:
+        print(model_table(ferzoo.list_models(args.pattern)))
+        return 0
+    for name in ferzoo.list_models(args.pattern):
+        entry = ferzoo.get_entry(name)
+        print(f"{name:28s} {entry.paper:15s} {entry.description}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import ferzoo
+
+    print(json.dumps(ferzoo.model_info(args.name), indent=1, default=str))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
+
+    folder = ensure_synthetic(args.root, SyntheticConfig(**parse_assignments(args.set)))
+    print(f"synthetic dataset: {folder} (contact sheet: {folder / 'contact_sheet.png'})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ferzoo.training.trainer import train
+
+    result = train(
+        args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
+        recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+        val_fraction=args.val_fraction, seed=args.seed, strategy=args.strategy,
+        patience=args.patience, skip_corrupt=args.skip_corrupt,
+        max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
+        synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
+    )
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from ferzoo.data.pipeline import InputSpec
+    from ferzoo.training.evaluate import evaluate_model
+    from ferzoo.training.trainer import load_run
+
+    model, info = load_run(args.run)
+    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
+                        "streams": tuple(info["spec"]["streams"])})
+    data = args.data
+    if data is None:
+        train_dir = os.path.dirname(info["train_files"][0])
+        data = os.path.join(train_dir, "test-*.tfrecord")
+    labels = info["labels"] or [str(i) for i in range(model.outputs[0].shape[-1])]
+    report = evaluate_model(model, data, spec, labels, batch_size=args.batch_size,
+                            out_dir=args.out or args.run, name=args.name,
+                            augment=info["recipe"]["augment"])
+    print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
+                     indent=1))
+    return 0
+
+
+# ------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ferzoo", description="Dynamic facial expression recognition model zoo.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list registered models")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("--markdown", action="store_true", help="the README's model table")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("info", help="paper, input spec, defaults, parameters of a model")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("synth", help="generate (or find cached) the synthetic dataset")
+    p.add_argument("--root", default="tfrecords")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="SyntheticConfig fields")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("train", help="train a model, then evaluate it on the test split")
+    p.add_argument("--model", required=True)
+    p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
+    p.add_argument("--recipe", help="training recipe (default: the model's paper recipe)")
+    p.add_argument("--data", help="training shards: glob pattern or folder "
+                                  "(default: the built-in synthetic dataset)")
+    p.add_argument("--val-data", help="validation shards (default: held-out subjects)")
+    p.add_argument("--test-data", help="test shards (default with synthetic data: its test split)")
+    p.add_argument("--out", help="run folder (default runs/MODEL); rerun to resume")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--val-fraction", type=float, default=0.15,
+                   help="share of training subjects held out for model selection")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="auto",
+                   choices=["auto", "mirrored", "multiworker", "default"])
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs")
+    p.add_argument("--skip-corrupt", action="store_true", help="skip and count bad records")
+    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--data-root", default="tfrecords", help="where synthetic data is cached")
+    p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
+                   help="SyntheticConfig fields for the built-in dataset")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="WAR/UAR, confusion matrix and report of a run")
+    p.add_argument("--run", required=True, help="run folder written by ferzoo train")
+    p.add_argument("--data", help="shards to evaluate (default: the test split beside the "
+                                  "training data)")
+    p.add_argument("--out", help="where to write the report (default: the run folder)")
+    p.add_argument("--name", default="test", help="prefix of the report files")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_evaluate)
+
+    from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+
+    add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[Any], int] = args.func
+    if args.debug:
+        return func(args)
+    try:
+        return func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ferzoo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

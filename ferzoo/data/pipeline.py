@@ -1,0 +1,348 @@
+"""The ``tf.data`` input pipeline: TFRecord shards -> batches of model inputs.
+
+Reader (files -> shard per input pipeline -> interleave), decoder (bytes -> dict of
+tensors, frames still encoded), parser (sample T frame indices, decode only those,
+augment, resize) and batching, in the shape of tensorflow/models' video readers.
+
+    spec = InputSpec(frames=18, image_size=(64, 64))
+    ds = make_dataset("tfrecords/x/train-*.tfrecord", spec, training=True, batch_size=16)
+    for inputs, labels in ds:   # inputs = {"video": (16, 18, 64, 64, 3) float32 in [0, 1]}
+        ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import tensorflow as tf
+
+from ferzoo.data.augment import ZERO_FLOW, augment_clip
+from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
+from ferzoo.data.schema import parse_example, read_context
+from ferzoo.data.writer import read_manifest
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class DataError(ValueError):
+    """Input data that the pipeline cannot use; the message names the file or record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """What a model wants from a clip.
+
+    Attributes:
+        frames: T, frames per clip after temporal sampling.
+        image_size: (H, W) the frames are resized to.
+        channels: 3 (RGB) or 1 (grey).
+        streams: model inputs, ``"video"`` and optionally ``"flow"``.
+        sampling: temporal sampling mode (``ferzoo.data.sampling``).
+        flow_frames: T of the flow stream (default ``frames - 1``).
+        image_sizes: per-stream (H, W) when streams differ (default: all ``image_size``).
+    """
+
+    frames: int
+    image_size: tuple[int, int]
+    channels: int = 3
+    streams: tuple[str, ...] = ("video",)
+    sampling: str = "uniform"
+    flow_frames: int | None = None
+
+    def __post_init__(self):
+        size = self.image_size
+        object.__setattr__(
+            self, "image_size", (int(size), int(size)) if isinstance(size, int) else tuple(size)
+        )
+        get_sampler(self.sampling)  # fail early on an unknown mode
+        unknown = set(self.streams) - {"video", "flow"}
+        if unknown:
+            raise DataError(f"unknown input streams {sorted(unknown)}; known: video, flow")
+
+    @classmethod
+    def from_model(cls, model, sampling: str = "uniform") -> "InputSpec":
+        """Read T, H, W, C and the stream names from a built model's inputs."""
+        shapes = {t.name: tuple(t.shape[1:]) for t in model.inputs}
+        unknown = set(shapes) - {"video", "flow"}
+        if unknown:
+            raise DataError(f"model inputs {sorted(unknown)} are not clip streams (video, flow)")
+        main = shapes.get("video") or shapes["flow"]
+        frames = shapes["video"][0] if "video" in shapes else main[0] + 1
+        return cls(
+            frames=frames, image_size=main[1:3],
+            channels=shapes["video"][3] if "video" in shapes else 3,
+            streams=tuple(t.name for t in model.inputs), sampling=sampling,
+            flow_frames=shapes["flow"][0] if "flow" in shapes else None,
+        )
+
+    def check_model(self, model) -> None:
+        """Raise a clear error when a model cannot take this spec's input."""
+        want = {t.name: tuple(t.shape[1:]) for t in model.inputs}
+        have = self.element_shapes()
+        if want != have:
+            raise DataError(
+                f"the model expects inputs {want} (T, H, W, C without batch) but the "
+                f"pipeline gives {have}; build the model with matching frames/image_size/"
+                "channels or change the input spec"
+            )
+
+    def element_shapes(self) -> dict[str, tuple]:
+        out = {}
+        if "video" in self.streams:
+            out["video"] = (self.frames, *self.image_size, self.channels)
+        if "flow" in self.streams:
+            out["flow"] = (self.flow_frames or self.frames - 1, *self.image_size, 3)
+        return out
+
+
+def resolve_files(data: str | os.PathLike | Sequence[str], split: str | None = None) -> list[str]:
+    """Shard paths from a glob pattern, a folder (with ``split``) or a list of paths."""
+    if isinstance(data, (list, tuple)):
+        files = sorted(str(f) for f in data)
+        pattern = f"{len(files)} listed files"
+    else:
+        data = str(data)
+        if os.path.isdir(data):
+            pattern = os.path.join(data, f"{split}-*.tfrecord" if split else "*.tfrecord")
+        else:
+            pattern = data
+        files = sorted(glob.glob(pattern))
+    missing = [f for f in files if not os.path.isfile(f)]
+    if not files or missing:
+        raise DataError(
+            f"no TFRecord files match {pattern!r}" if not files else f"missing files: {missing}"
+        )
+    return files
+
+
+def dataset_dir(files: Sequence[str]) -> Path:
+    return Path(files[0]).parent
+
+
+def scan_records(files: Sequence[str], max_bad: int | None = None) -> list[tuple[str, int, str]]:
+    """Check every record of ``files`` (framing, proto, frames); list the bad ones.
+
+    Returns ``(file, record_index, reason)`` for each bad record. A truncated or
+    corrupt shard ends at its first bad record (TFRecord framing cannot resync).
+    """
+    bad = []
+    for path in files:
+        iterator = iter(tf.data.TFRecordDataset(path))
+        index = 0
+        while True:
+            try:
+                raw = next(iterator)
+            except StopIteration:
+                break
+            except tf.errors.OpError as error:
+                bad.append((path, index, f"truncated or corrupt record ({error.message.strip()})"))
+                break
+            try:
+                context = read_context(raw.numpy())
+                reason = None
+                if context["num_stored_frames"] < 1:
+                    reason = f"clip {context.get('clip/id')!r} has no frames"
+                elif "clip/label/index" not in context:
+                    reason = f"clip {context.get('clip/id')!r} has no label"
+            except Exception as error:  # unparsable proto
+                reason = f"not a ferzoo SequenceExample ({type(error).__name__}: {error})"
+            if reason:
+                bad.append((path, index, reason))
+            if max_bad is not None and len(bad) >= max_bad:
+                return bad
+            index += 1
+    return bad
+
+
+def describe_bad_records(bad: Sequence[tuple[str, int, str]]) -> str:
+    lines = [f"shard {path} record {index}: {reason}" for path, index, reason in bad[:10]]
+    more = f"\n... and {len(bad) - 10} more" if len(bad) > 10 else ""
+    return "\n".join(lines) + more
+
+
+def _subject_filter(subjects: Iterable[str] | None, exclude: bool):
+    values = tf.constant(sorted({str(s) for s in subjects}), tf.string)
+
+    def keep(example):
+        hit = tf.reduce_any(tf.equal(example["clip/subject"], values))
+        return tf.logical_not(hit) if exclude else hit
+
+    return keep
+
+
+def _decode_frames(encoded, channels: int):
+    frames = tf.map_fn(
+        lambda b: tf.io.decode_image(b, channels=channels, expand_animations=False),
+        encoded, fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8),
+    )
+    return tf.image.convert_image_dtype(frames, tf.float32)
+
+
+def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | None,
+               num_classes: int | None = None, target: str = "label"):
+    """Decoded example -> (inputs dict, target): sample, decode, augment, resize."""
+    encoded = example["image/encoded"]
+    clip_id = example["clip/id"]
+    num = tf.shape(encoded)[0]
+    checks = [tf.debugging.Assert(num > 0, ["clip", clip_id, "has no frames"])]
+    label = tf.cast(example["clip/label/index"], tf.int32)
+    if num_classes is not None:
+        checks.append(tf.debugging.Assert(
+            tf.logical_and(label >= 0, label < num_classes),
+            ["clip", clip_id, "has label", example["clip/label/name"], "index", label,
+             f"outside the model's {num_classes} classes"],
+        ))
+    with tf.control_dependencies(checks):
+        index = sample_indices(spec.sampling, num, spec.frames, training,
+                               tf.cast(example["clip/apex_index"], tf.int32))
+    streams = {}
+    if "video" in spec.streams:
+        streams["video"] = _decode_frames(tf.gather(encoded, index), 3)
+    if "flow" in spec.streams:
+        flow_encoded = example["flow/encoded"]
+        n_flow = tf.shape(flow_encoded)[0]
+        checks = [tf.debugging.Assert(
+            n_flow > 0, ["clip", clip_id, "has no optical-flow stream; convert with --flow"])]
+        count = spec.flow_frames or spec.frames - 1
+        with tf.control_dependencies(checks):
+            flow_index, still = segment_flow_index(index)
+            flow_index = tf.minimum(flow_index[:count], n_flow - 1)
+        flow = _decode_frames(tf.gather(flow_encoded, flow_index), 3)
+        # A frame and its padding copy do not move: zero flow, stored as (128, 128, 0).
+        streams["flow"] = tf.where(still[:count, None, None, None], tf.constant(ZERO_FLOW), flow)
+    streams = augment_clip(streams, augment, training)
+    out = {}
+    for key, value in streams.items():
+        value = tf.image.resize(value, spec.image_size, antialias=True)
+        if key == "video" and spec.channels == 1:
+            value = tf.image.rgb_to_grayscale(value)
+        out[key] = tf.clip_by_value(value, 0.0, 1.0)
+    if target == "valence":
+        y = example["clip/valence"]
+    else:
+        y = label
+    return out, y
+
+
+def make_dataset(
+    data: str | os.PathLike | Sequence[str],
+    spec: InputSpec,
+    *,
+    training: bool,
+    batch_size: int,
+    split: str | None = None,
+    subjects: Iterable[str] | None = None,
+    exclude_subjects: Iterable[str] | None = None,
+    augment: dict[str, Any] | None = None,
+    num_classes: int | None = None,
+    target: str = "label",
+    shuffle_buffer: int = 256,
+    seed: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    skip_corrupt: bool = False,
+    drop_remainder: bool | None = None,
+    with_info: bool = False,
+    cache: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``(inputs, target)`` from TFRecord shards.
+
+    Args:
+        data: glob pattern, folder (with ``split``) or list of shard paths.
+        spec: the model's :class:`InputSpec`.
+        training: shuffle, random temporal jitter and augmentation when True.
+        batch_size: batch size of this input pipeline (per replica under a strategy).
+        subjects / exclude_subjects: keep only / drop these subject ids (folds, holdout).
+        augment: augmentation settings (``ferzoo.data.augment``); None: defaults.
+        num_classes: labels outside ``[0, num_classes)`` raise an error naming the clip.
+        target: ``"label"`` (class index) or ``"valence"`` (float).
+        input_context: from ``strategy.distribute_datasets_from_function``; files are
+            sharded per input pipeline when there are enough of them.
+        skip_corrupt: skip (and count, with a warning naming them) bad records instead
+            of failing.
+        with_info: also yield a dict with ``clip_id`` and ``subject`` per clip
+            (evaluation reports).
+    """
+    files = resolve_files(data, split)
+    if skip_corrupt:
+        bad = scan_records(files)
+        if bad:
+            tf.get_logger().warning(
+                f"skipping {len(bad)} bad record(s):\n{describe_bad_records(bad)}"
+            )
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if input_context and input_context.num_input_pipelines > 1:
+        if len(files) >= input_context.num_input_pipelines:
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+            record_shard = False
+        else:
+            record_shard = True
+    else:
+        record_shard = False
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
+        cycle_length=min(len(files), 8), block_length=1,
+        num_parallel_calls=AUTOTUNE, deterministic=not training,
+    )
+    if record_shard:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    if subjects is not None:
+        ds = ds.filter(_subject_filter(subjects, exclude=False))
+    if exclude_subjects:
+        ds = ds.filter(_subject_filter(exclude_subjects, exclude=True))
+
+    def parse(example):
+        inputs, y = parse_clip(example, spec, training, augment, num_classes, target)
+        if with_info:
+            return inputs, y, {"clip_id": example["clip/id"], "subject": example["clip/subject"]}
+        return inputs, y
+
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    if skip_corrupt:
+        ds = ds.ignore_errors(log_warning=True)
+    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    if not training:
+        options = tf.data.Options()
+        options.deterministic = True
+        ds = ds.with_options(options)
+    return ds.prefetch(AUTOTUNE)
+
+
+def clip_counts(files: Sequence[str], split: str | None = None) -> dict[str, int]:
+    """Clips per subject in ``files``: from the manifest when it covers them, else a scan."""
+    directory = dataset_dir(files)
+    manifest = read_manifest(directory)
+    if manifest:
+        names = {os.path.basename(f) for f in files}
+        counts: dict[str, int] = {}
+        covered = set()
+        for entry in manifest["splits"].values():
+            shard_names = {s["file"] for s in entry["shards"]}
+            if shard_names <= names:
+                covered |= shard_names
+                for subject, n in entry["per_subject"].items():
+                    counts[subject] = counts.get(subject, 0) + n
+        if covered == names:
+            return counts
+    counts = {}
+    for path in files:
+        for raw in tf.data.TFRecordDataset(path):
+            subject = read_context(raw.numpy()).get("clip/subject", "")
+            counts[subject] = counts.get(subject, 0) + 1
+    return counts
+
+
+def dataset_labels(files: Sequence[str]) -> list[str] | None:
+    """The label names of the dataset the files belong to (from its manifest)."""
+    manifest = read_manifest(dataset_dir(files))
+    return manifest.get("labels") if manifest else None

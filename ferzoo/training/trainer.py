@@ -1,0 +1,491 @@
+"""The trainer: one custom loop that runs under any ``tf.distribute`` strategy.
+
+Keras 3 ``model.fit`` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585),
+so training is a loop around ``strategy.run``; it keeps what callbacks would give:
+a progress bar, CSV and TensorBoard logs, a checkpoint after every epoch, resume from
+the last completed epoch, model selection on a held-out validation part (never the test
+split), and early stopping.
+
+Run folder::
+
+    run.json                 what was asked for (model, preset, overrides, recipe, data ...)
+    state.json               completed epochs, best epoch, history: the resume point
+    ckpt/epoch-0007.*        weights (.weights.h5) and optimiser state (.opt.npz) of the
+                             last completed epoch
+    best.weights.h5          weights of the best validation epoch
+    model.keras              the selected model, ready for ``keras.saving.load_model``
+    history.csv, tensorboard/, test_report.json, test_confusion.png, test_predictions.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ferzoo import registry
+from ferzoo.data.pipeline import (
+    DataError, InputSpec, clip_counts, dataset_dir, dataset_labels, describe_bad_records,
+    make_dataset, resolve_files, scan_records,
+)
+from ferzoo.data.writer import atomic_write_text
+from ferzoo.training.evaluate import (
+    as_model_inputs, classification_report, evaluate_model, predict_dataset,
+)
+from ferzoo.training.recipes import Recipe, get_recipe
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run depends on; stored as ``run.json`` and checked on resume."""
+
+    model: str
+    out_dir: str
+    preset: str | None = None
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    recipe: str | None = None
+    data: str | None = None
+    val_data: str | None = None
+    test_data: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    val_fraction: float = 0.15
+    seed: int = 0
+    strategy: str = "auto"
+    patience: int | None = None
+    skip_corrupt: bool = False
+    max_steps_per_epoch: int | None = None
+    data_root: str = "tfrecords"
+    synthetic: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Folds (ferzoo.training.protocols): subject include lists on data / test_data;
+    # val_subjects (of data) replaces the random holdout.
+    train_subjects: list[str] | None = None
+    val_subjects: list[str] | None = None
+    test_subjects: list[str] | None = None
+
+    # Fields that may change between a run and its resumption.
+    _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy")
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._MUTABLE}
+
+
+def make_strategy(kind: str = "auto") -> tf.distribute.Strategy:
+    """``auto``: MultiWorkerMirrored when TF_CONFIG names a cluster, else Mirrored over the
+    visible GPUs (or the CPU); ``mirrored``, ``multiworker``, ``default`` force one."""
+    if kind == "auto":
+        kind = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored"
+    if kind == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")][:1]
+        return tf.distribute.MirroredStrategy(devices)
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown strategy {kind!r}; use auto, mirrored, multiworker or default")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def holdout_subjects(subjects, fraction: float, seed: int) -> list[str]:
+    """A deterministic, subject-level validation part of a training set."""
+    subjects = sorted(subjects)
+    if fraction <= 0 or len(subjects) < 2:
+        return []
+    count = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(subjects, size=count, replace=False).tolist())
+
+
+class Trainer:
+    """Trains one registered model as ``TrainConfig`` says; ``run()`` does it all.
+
+    ``progress`` shows a Keras progress bar per epoch; ``log`` receives status lines.
+    """
+
+    def __init__(self, config: TrainConfig, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.config = config
+        self.progress = progress
+        self.log = log
+        self.out = Path(config.out_dir)
+        self.entry = registry.get_entry(config.model)
+        self.recipe: Recipe = get_recipe(config.recipe or self.entry.recipe).replace(
+            epochs=config.epochs, batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+        )
+
+    # ----------------------------------------------------------------- set-up
+    def _check_run_folder(self) -> dict[str, Any] | None:
+        """Write run.json for a new run; for an existing one check it is the same run."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        run_file = self.out / "run.json"
+        identity = json.loads(json.dumps(self.config.identity()))
+        if run_file.exists():
+            previous = json.loads(run_file.read_text())
+            if previous.get("config") != identity:
+                changed = sorted(
+                    k for k in set(identity) | set(previous.get("config", {}))
+                    if identity.get(k) != previous.get("config", {}).get(k)
+                )
+                raise ValueError(
+                    f"{self.out} holds another run (it differs in {changed}); resume it with "
+                    "the same settings or pick another --out"
+                )
+        state = self.out / "state.json"
+        return json.loads(state.read_text()) if state.exists() else None
+
+    def _resolve_data(self) -> None:
+        cfg = self.config
+        if cfg.data is None:
+            from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
+
+            folder = ensure_synthetic(cfg.data_root, SyntheticConfig(**cfg.synthetic))
+            self.train_files = resolve_files(folder, "train")
+            self.test_files = resolve_files(cfg.test_data or folder, "test")
+        else:
+            self.train_files = resolve_files(cfg.data, "train")
+            self.test_files = resolve_files(cfg.test_data, "test") if cfg.test_data else None
+        self.labels = dataset_labels(self.train_files)
+        counts = clip_counts(self.train_files)
+        if cfg.train_subjects is not None:
+            keep = set(cfg.train_subjects) | set(cfg.val_subjects or [])
+            counts = {s: n for s, n in counts.items() if s in keep}
+        if cfg.val_data:
+            self.val_files = resolve_files(cfg.val_data, "val")
+            self.val_subjects = None
+        elif cfg.val_subjects is not None:
+            self.val_files = self.train_files
+            self.val_subjects = list(cfg.val_subjects)
+        else:
+            self.val_files = self.train_files
+            self.val_subjects = holdout_subjects(counts, cfg.val_fraction, cfg.seed)
+        held = set(self.val_subjects or [])
+        self.num_train = sum(n for s, n in counts.items() if s not in held)
+        if self.num_train == 0:
+            raise DataError(f"no training clips in {dataset_dir(self.train_files)}")
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self.config.overrides)
+        if self.labels and self.entry.head == "softmax":
+            asked = kwargs.get("num_classes")
+            if asked is not None and asked != len(self.labels):
+                raise DataError(
+                    f"--set num_classes={asked} but the data has {len(self.labels)} labels "
+                    f"{self.labels}"
+                )
+            kwargs["num_classes"] = len(self.labels)
+        return kwargs
+
+    # ------------------------------------------------------------ checkpoints
+    def _save_epoch(self, epoch: int, state: dict[str, Any]) -> None:
+        if not self.chief:
+            return
+        ckpt = self.out / "ckpt"
+        ckpt.mkdir(exist_ok=True)
+        stem = ckpt / f"epoch-{epoch:04d}"
+        self.model.save_weights(f"{stem}.tmp.weights.h5")
+        os.replace(f"{stem}.tmp.weights.h5", f"{stem}.weights.h5")
+        opt_values = [np.asarray(v.numpy()) for v in self.optimizer.variables]
+        with open(f"{stem}.tmp.opt.npz", "wb") as f:
+            np.savez(f, *opt_values)
+        os.replace(f"{stem}.tmp.opt.npz", f"{stem}.opt.npz")
+        state = dict(state, checkpoint=str(stem.name))
+        atomic_write_text(self.out / "state.json", json.dumps(state, indent=1))
+        for old in ckpt.glob("epoch-*"):
+            if not old.name.startswith(stem.name):
+                old.unlink()
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        stem = self.out / "ckpt" / state["checkpoint"]
+        self.model.load_weights(f"{stem}.weights.h5")
+        with np.load(f"{stem}.opt.npz") as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if len(values) != len(self.optimizer.variables):
+            raise ValueError(f"{stem}.opt.npz does not match the optimiser of this model")
+        for variable, value in zip(self.optimizer.variables, values):
+            variable.assign(value)
+
+    # --------------------------------------------------------------- training
+    def _loss_fn(self):
+        if self.entry.head == "regression":
+            return lambda y, out: tf.reduce_mean(
+                tf.square(tf.cast(y, out.dtype)[:, None] - out), axis=-1)
+        smoothing = self.recipe.label_smoothing
+        cce = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing, reduction=None)
+
+        def loss(y, probs):
+            return cce(tf.one_hot(tf.cast(y, tf.int32), tf.shape(probs)[-1]), probs)
+
+        return loss
+
+    def _build_steps(self, global_batch: int):
+        strategy, model, optimizer = self.strategy, self.model, self.optimizer
+        loss_fn = self._loss_fn()
+        regression = self.entry.head == "regression"
+
+        def step(inputs, y):
+            with tf.GradientTape() as tape:
+                out = model(as_model_inputs(model, inputs), training=True)
+                per_example = loss_fn(y, tf.cast(out, tf.float32))
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+                if model.losses:
+                    loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            if regression:
+                correct = tf.constant(0.0)
+            else:
+                hits = tf.equal(tf.argmax(out, -1, output_type=tf.int32), tf.cast(y, tf.int32))
+                correct = tf.reduce_sum(tf.cast(hits, tf.float32))
+            return loss, correct
+
+        @tf.function
+        def train_step(inputs, y):
+            loss, correct = strategy.run(step, args=(inputs, y))
+            return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                    strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
+
+        return train_step
+
+    def _dataset_fn(self, per_replica_batch: int):
+        def fn(context: tf.distribute.InputContext):
+            return make_dataset(
+                self.train_files, self.spec, training=True, batch_size=per_replica_batch,
+                subjects=self.config.train_subjects,
+                exclude_subjects=self.val_subjects, augment=self.recipe.augment,
+                num_classes=self._num_classes, target=self._target,
+                seed=self.config.seed, input_context=context,
+                skip_corrupt=self.config.skip_corrupt,
+            )
+        return fn
+
+    def _validate(self) -> dict[str, float]:
+        if self.val_subjects == []:
+            return {}
+        ds = make_dataset(
+            self.val_files, self.spec, training=False, batch_size=self.recipe.batch_size,
+            subjects=self.val_subjects, augment=self.recipe.augment,
+            num_classes=self._num_classes, target=self._target,
+            skip_corrupt=self.config.skip_corrupt,
+        )
+        out, y, _, _ = predict_dataset(self.model, ds)
+        if self._target == "valence":
+            return {"val_loss": float(np.mean((out[:, 0] - y) ** 2))}
+        probs = np.clip(out, 1e-7, 1.0)
+        nll = float(-np.mean(np.log(probs[np.arange(len(y)), y.astype(int)])))
+        names = self.labels or [str(i) for i in range(out.shape[-1])]
+        report = classification_report(out, y, names)
+        return {"val_loss": nll, "val_accuracy": report["war"], "val_uar": report["uar"]}
+
+    def _data_error(self, error: tf.errors.OpError) -> Exception:
+        """Turn a failure inside the input pipeline into an error naming the record."""
+        message = error.message or ""
+        if "clip" in message and ("has no" in message or "label" in message):
+            detail = message.split("assertion failed:")[-1].split("\n")[0].strip(" []")
+            return DataError(f"bad clip in {dataset_dir(self.train_files)}: {detail}")
+        bad = scan_records(self.train_files + (self.test_files or []), max_bad=10)
+        if bad:
+            return DataError(
+                "corrupt input records (rerun with --skip-corrupt to skip and count them):\n"
+                + describe_bad_records(bad)
+            )
+        return error
+
+    def run(self) -> dict[str, Any]:
+        """Train (resuming if the run folder has a checkpoint), select, test, report."""
+        cfg = self.config
+        state = self._check_run_folder()
+        keras.utils.set_random_seed(cfg.seed)
+        self._resolve_data()
+        self.strategy = make_strategy(cfg.strategy)
+        self.chief = is_chief(self.strategy)
+        replicas = self.strategy.num_replicas_in_sync
+        global_batch = self.recipe.batch_size
+        if global_batch % replicas:
+            raise ValueError(f"batch size {global_batch} is not divisible by {replicas} replicas")
+        steps = max(1, self.num_train // global_batch)
+        if cfg.max_steps_per_epoch:
+            steps = min(steps, cfg.max_steps_per_epoch)
+        with self.strategy.scope():
+            self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            self.optimizer = self.recipe.make_optimizer(steps)
+            self.optimizer.build(self.model.trainable_variables)
+        self._target = "valence" if self.entry.head == "regression" else "label"
+        self._num_classes = None if self._target == "valence" else self.model.outputs[0].shape[-1]
+        self.spec = InputSpec.from_model(self.model, self.entry.sampling)
+        if self.chief:
+            atomic_write_text(self.out / "run.json", json.dumps({
+                "config": json.loads(json.dumps(cfg.identity())),
+                "model_kwargs": registry.resolve_kwargs(cfg.model, cfg.preset,
+                                                        **self._model_kwargs()),
+                "labels": self.labels, "spec": dataclasses.asdict(self.spec),
+                "recipe": dataclasses.asdict(self.recipe),
+                "train_files": self.train_files, "val_subjects": self.val_subjects,
+            }, indent=1, default=str))
+        state = state or {"epoch": 0, "history": [], "best": None}
+        if state["epoch"]:
+            self._restore(state)
+            self.log(f"resuming {cfg.model} from epoch {state['epoch']} in {self.out}")
+        self.log(
+            f"training {cfg.model} ({self.model.count_params():,} parameters) on "
+            f"{self.num_train} clips, {steps} steps/epoch of {global_batch} clips on "
+            f"{replicas} replica(s); validation subjects: {len(self.val_subjects or [])}"
+        )
+        train_step = self._build_steps(global_batch)
+        dist_ds = self.strategy.distribute_datasets_from_function(
+            self._dataset_fn(global_batch // replicas))
+        writer = tf.summary.create_file_writer(str(self.out / "tensorboard")) if self.chief else None
+        wait = 0
+        interactive = self.progress and sys.stdout.isatty()
+        try:
+            for epoch in range(state["epoch"], self.recipe.epochs):
+                self.log(f"epoch {epoch + 1}/{self.recipe.epochs}")
+                # A live bar on a terminal; in logs (CI, nohup) a line every 30 s.
+                bar = keras.utils.Progbar(steps, verbose=1 if interactive else 0,
+                                          stateful_metrics=["loss", "accuracy"])
+                start, total_loss, total_correct, seen = time.time(), 0.0, 0.0, 0
+                last_line = start
+                for step_index, (inputs, y) in enumerate(dist_ds):
+                    if step_index >= steps:
+                        break
+                    loss, correct = train_step(inputs, y)
+                    total_loss += float(loss)
+                    total_correct += float(correct)
+                    seen += global_batch
+                    bar.update(step_index + 1, [("loss", total_loss / (step_index + 1)),
+                                                ("accuracy", total_correct / seen)])
+                    if self.progress and not interactive and time.time() - last_line > 30:
+                        last_line = time.time()
+                        self.log(f"  step {step_index + 1}/{steps}  loss "
+                                 f"{total_loss / (step_index + 1):.4f}  accuracy "
+                                 f"{total_correct / seen:.4f}  "
+                                 f"{seen / (last_line - start):.1f} clips/s")
+                if seen == 0:
+                    raise DataError("the training pipeline gave no batch; are there enough clips?")
+                row = {"epoch": epoch + 1, "loss": total_loss / (seen // global_batch),
+                       "accuracy": total_correct / seen, "seconds": round(time.time() - start, 2),
+                       "clips_per_second": round(seen / (time.time() - start), 2)}
+                row.update(self._validate())
+                improved = self._is_better(row, state["best"])
+                if improved:
+                    state["best"] = {k: row[k] for k in row if k.startswith("val") or k == "epoch"}
+                    if self.chief:
+                        self.model.save_weights(self.out / "best.tmp.weights.h5")
+                        os.replace(self.out / "best.tmp.weights.h5", self.out / "best.weights.h5")
+                    wait = 0
+                else:
+                    wait += 1
+                state["history"].append(row)
+                state["epoch"] = epoch + 1
+                self._log_epoch(row, writer, state["history"])
+                self._save_epoch(epoch + 1, state)
+                if cfg.patience and wait > cfg.patience:
+                    self.log(f"early stop: no validation gain in {cfg.patience} epochs")
+                    state["stopped_early"] = True
+                    break
+        except tf.errors.OpError as error:
+            raise self._data_error(error) from error
+        return self._finish(state)
+
+    @staticmethod
+    def _is_better(row: dict[str, float], best: dict[str, float] | None) -> bool:
+        if "val_loss" not in row:
+            return True  # no validation part: the last epoch is kept
+        if best is None:
+            return True
+        if "val_accuracy" in row:
+            key = (row["val_accuracy"], -row["val_loss"])
+            return key > (best["val_accuracy"], -best["val_loss"])
+        return row["val_loss"] < best["val_loss"]
+
+    def _log_epoch(self, row: dict[str, float], writer, rows: list[dict]) -> None:
+        self.log("  " + "  ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if not self.chief:
+            return
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        tmp = self.out / ".history.csv.tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, self.out / "history.csv")
+        with writer.as_default():
+            for key, value in row.items():
+                if key != "epoch":
+                    tf.summary.scalar(key, value, step=row["epoch"])
+            writer.flush()
+
+    def _finish(self, state: dict[str, Any]) -> dict[str, Any]:
+        if (self.out / "best.weights.h5").exists():
+            self.model.load_weights(self.out / "best.weights.h5")
+        result: dict[str, Any] = {"model": self.config.model, "run": str(self.out),
+                                  "epochs": state["epoch"], "best": state["best"]}
+        if self.chief:
+            self.model.save(self.out / "model.keras")
+        if self.test_files and self._target == "label":
+            names = self.labels or [str(i) for i in range(self._num_classes)]
+            report = evaluate_model(
+                self.model, self.test_files, self.spec, names,
+                batch_size=self.recipe.batch_size, out_dir=self.out if self.chief else None,
+                augment=self.recipe.augment, subjects=self.config.test_subjects,
+                title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
+            )
+            result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
+                                                       "per_class_recall")}
+            self.log(f"test: WAR {report['war']:.2%}  UAR {report['uar']:.2%} "
+                     f"on {report['num_clips']} clips (unseen subjects)")
+        if self.chief:
+            atomic_write_text(self.out / "result.json", json.dumps(result, indent=1))
+        return result
+
+
+def train(model: str, out_dir: str | os.PathLike | None = None, **options: Any) -> dict[str, Any]:
+    """Train a registered model; see :class:`TrainConfig` for the options.
+
+    Returns the result (best validation epoch and, when a test split is known, the test
+    WAR/UAR); the run folder holds the logs, checkpoints and reports.
+    """
+    progress = options.pop("progress", True)
+    log = options.pop("log", print)
+    config = TrainConfig(model=model, out_dir=str(out_dir or Path("runs") / model), **options)
+    return Trainer(config, progress=progress, log=log).run()
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
+    """The selected model of a finished run and its ``run.json``."""
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    if not info_path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a ferzoo run folder (no run.json)")
+    info = json.loads(info_path.read_text())
+    model_path = run_dir / "model.keras"
+    if model_path.exists():
+        model = keras.saving.load_model(model_path)
+    else:
+        model = registry.build(info["config"]["model"], **info["model_kwargs"])
+        weights = run_dir / "best.weights.h5"
+        if not weights.exists():
+            raise FileNotFoundError(f"{run_dir} has no trained weights yet")
+        model.load_weights(weights)
+    return model, info
