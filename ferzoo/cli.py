@@ -4,6 +4,8 @@
     ferzoo info NAME
     ferzoo synth [--root tfrecords] [--set size=64 ...]
     ferzoo train --model NAME [--preset cpu] [--data PATTERN] [--recipe R] [--out DIR]
+                 [--strategy auto] [--per-replica-batch N] [--scale-lr linear]
+                 [--mixed-precision mixed_bfloat16] [--jit]
     ferzoo evaluate --run DIR [--data PATTERN]
     ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
 """
@@ -76,6 +78,8 @@ def cmd_train(args) -> int:
         patience=args.patience, skip_corrupt=args.skip_corrupt,
         max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
         synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
+        per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
+        mixed_precision=args.mixed_precision, jit=args.jit,
     )
     print(json.dumps(result, indent=1))
     return 0
@@ -148,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--per-replica-batch", type=int,
+                   help="clips per replica; the global batch is this x replicas "
+                        "(instead of --batch-size, which is the global batch)")
+    p.add_argument("--scale-lr", default="none", choices=["none", "linear", "sqrt"],
+                   help="scale the recipe's learning rate by the global batch over the "
+                        "recipe's batch (linear: Goyal et al. 2017; docs/distributed.md)")
+    p.add_argument("--mixed-precision", choices=["mixed_bfloat16", "mixed_float16"],
+                   help="compute in 16 bits, keep float32 weights and softmax "
+                        "(float16 adds loss scaling)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the training step with XLA (measure first: slower on CPU)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="WAR/UAR, confusion matrix and report of a run")
