@@ -5,6 +5,7 @@
     ferzoo synth [--root tfrecords] [--set size=64 ...]
     ferzoo train --model NAME [--preset cpu] [--data PATTERN] [--recipe R] [--out DIR]
     ferzoo evaluate --run DIR [--data PATTERN]
+    ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
 """
 
 from __future__ import annotations
@@ -157,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="test", help="prefix of the report files")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
+
+    from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+
+    add_subcommands(sub)
     return parser
 
 

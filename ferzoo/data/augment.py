@@ -7,6 +7,8 @@ Settings come from a recipe's ``augment`` dict:
     rotate:  maximum absolute in-plane rotation in degrees (0/None: off)
     crop:    area-side fraction of a random crop in training and of the centre crop at
              test (0.9 keeps 90 % of each side; None: no crop)
+    crop_positions: where the training crop may lie: "any" (default) or "five" (one of
+             the 4 corners or the centre, STCAM Sec. 4.2)
 
 The optical-flow stream (when present) gets the same geometry; a mirrored flow image
 also has its dx channel negated (dx is stored as 128 + s*dx, so it becomes 255 - value).
@@ -43,11 +45,20 @@ def rotate(frames, angle):
     )
 
 
-def crop_window(height, width, fraction, training):
-    """(top, left, crop_h, crop_w) of a random (training) or centre crop."""
+def crop_window(height, width, fraction, training, positions="any"):
+    """(top, left, crop_h, crop_w) of a random (training) or centre crop.
+
+    ``positions="five"`` draws the training crop from the 4 corners and the centre.
+    """
+    if positions not in ("any", "five"):
+        raise ValueError(f"crop_positions must be 'any' or 'five'; got {positions!r}")
     ch = tf.cast(tf.round(tf.cast(height, tf.float32) * fraction), tf.int32)
     cw = tf.cast(tf.round(tf.cast(width, tf.float32) * fraction), tf.int32)
-    if training:
+    if training and positions == "five":
+        choice = tf.random.uniform((), 0, 5, dtype=tf.int32)
+        top = tf.gather(tf.stack([0, 0, height - ch, height - ch, (height - ch) // 2]), choice)
+        left = tf.gather(tf.stack([0, width - cw, 0, width - cw, (width - cw) // 2]), choice)
+    elif training:
         top = tf.random.uniform((), 0, height - ch + 1, dtype=tf.int32)
         left = tf.random.uniform((), 0, width - cw + 1, dtype=tf.int32)
     else:
@@ -71,7 +82,8 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
     height, width = shape[1], shape[2]
     fraction = config.get("crop")
     if fraction:
-        top, left, ch, cw = crop_window(height, width, float(fraction), training)
+        top, left, ch, cw = crop_window(height, width, float(fraction), training,
+                                        config.get("crop_positions", "any"))
         out = {k: v[:, top:top + ch, left:left + cw, :] for k, v in out.items()}
     if not training:
         return out

@@ -85,6 +85,82 @@ def last(num_frames, frames, training, apex_index):
     return tf.maximum(idx, 0)
 
 
+@register_sampler("stcam")
+def stcam(num_frames, frames, training, apex_index):
+    """STCAM's frame selection (Chen et al., Sec. 4.2): neutral, evenly between, peak.
+
+    The first frame (neutral) and the peak are kept and the other ``frames - 2`` are
+    spread evenly between them (7 frames in the paper). The peak is the clip's
+    ``apex_index`` when the source knows it (MMI-style onset-apex-offset clips: the
+    middle), else the last frame (CK+ / Oulu-CASIA clips end at the peak). In training
+    the in-between frames are jittered ("sample jittering"): each moves by up to half
+    the spacing, so the order is kept.
+    """
+    last = num_frames - 1
+    peak = tf.where(apex_index >= 0, tf.minimum(apex_index, last), last)
+    if frames == 1:
+        return tf.reshape(peak, (1,))
+    step = tf.cast(peak, tf.float32) / (frames - 1)
+    positions = tf.range(frames, dtype=tf.float32) * step
+    if training:
+        inner = tf.concat([[0.0], tf.ones((frames - 2,)), [0.0]], axis=0)
+        positions += tf.random.uniform((frames,), -0.5, 0.5) * step * inner
+    indices = tf.cast(tf.floor(positions + 0.5), tf.int32)
+    return tf.clip_by_value(indices, 0, peak)
+
+
+@register_sampler("segments")
+def segments(num_frames, frames, training, apex_index, duration=2):
+    """LSTPNet's sampling (official code, ``dataloader/dataset_DFEW.py``): segments of
+    ``duration`` = 2 consecutive frames.
+
+    ``frames`` = 16 gives the paper's 8 segments x 2 frames; in general
+    ceil(frames / 2) segments, the first ``frames`` indices kept. The clip's
+    ``n - 1`` possible pair starts are cut into equal segments; in training each pair
+    starts at a random offset inside its segment, at test at the segment's centre
+    (``int(tick / 2 + tick * i)``, tick = (n - 1) / segments). A pair that would run
+    past the last frame repeats it.
+
+    Training on a clip with fewer than 2 x segments frames: random sorted starts when
+    n > segments, as the official code; else (the official code gives every segment
+    start 0 there, on clips it filters out of its lists) the test-time centres.
+    """
+    del apex_index
+    n = tf.cast(num_frames, tf.int32)
+    count = -(-frames // duration)  # segments
+    span = tf.maximum(n - duration + 1, 1)  # possible segment starts
+    tick = tf.cast(span, tf.float64) / count
+    centres = tf.cast(
+        tf.floor(tick / 2.0 + tick * tf.range(count, dtype=tf.float64)), tf.int32
+    )
+    offsets = centres
+    if training:
+        step = span // count
+        jittered = tf.range(count) * step + tf.random.uniform(
+            (count,), 0, tf.maximum(step, 1), dtype=tf.int32
+        )
+        scattered = tf.sort(tf.random.uniform((count,), 0, span, dtype=tf.int32))
+        offsets = tf.where(step > 0, jittered, tf.where(n > count, scattered, centres))
+    pairs = offsets[:, None] + tf.range(duration, dtype=tf.int32)[None, :]  # (segments, 2)
+    return tf.reshape(tf.minimum(pairs, n - 1), (-1,))[:frames]
+
+
+@register_sampler("until_apex")
+def until_apex(num_frames, frames, training, apex_index):
+    """The ``frames`` consecutive frames that end at the clip's apex (Jain et al. 2018).
+
+    The hybrid CNN-RNN reads the P frames before time t, [t-P, t] (Sec. 3.3); for a
+    clip-level label t is the peak of the expression: the stored apex frame, or the last
+    frame when the apex is unknown (CK+ clips end at the peak). For an MMI-style clip
+    (neutral -> apex -> neutral) the window is the onset, not the return to neutral.
+    A window reaching before the first frame repeats the first frame.
+    """
+    del training
+    end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
+    idx = tf.range(frames, dtype=tf.int32) + end - frames + 1
+    return tf.maximum(idx, 0)
+
+
 @register_sampler("rfscnn_segment")
 def rfscnn_segment(num_frames, frames, training, apex_index):
     """One RFSCNN segment of ``frames`` consecutive frames (Zhou, Sec. 3.1, L = 16).

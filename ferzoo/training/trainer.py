@@ -67,6 +67,11 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     data_root: str = "tfrecords"
     synthetic: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Folds (ferzoo.training.protocols): subject include lists on data / test_data;
+    # val_subjects (of data) replaces the random holdout.
+    train_subjects: list[str] | None = None
+    val_subjects: list[str] | None = None
+    test_subjects: list[str] | None = None
 
     # Fields that may change between a run and its resumption.
     _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy")
@@ -162,9 +167,15 @@ class Trainer:
             self.test_files = resolve_files(cfg.test_data, "test") if cfg.test_data else None
         self.labels = dataset_labels(self.train_files)
         counts = clip_counts(self.train_files)
+        if cfg.train_subjects is not None:
+            keep = set(cfg.train_subjects) | set(cfg.val_subjects or [])
+            counts = {s: n for s, n in counts.items() if s in keep}
         if cfg.val_data:
             self.val_files = resolve_files(cfg.val_data, "val")
             self.val_subjects = None
+        elif cfg.val_subjects is not None:
+            self.val_files = self.train_files
+            self.val_subjects = list(cfg.val_subjects)
         else:
             self.val_files = self.train_files
             self.val_subjects = holdout_subjects(counts, cfg.val_fraction, cfg.seed)
@@ -260,6 +271,7 @@ class Trainer:
         def fn(context: tf.distribute.InputContext):
             return make_dataset(
                 self.train_files, self.spec, training=True, batch_size=per_replica_batch,
+                subjects=self.config.train_subjects,
                 exclude_subjects=self.val_subjects, augment=self.recipe.augment,
                 num_classes=self._num_classes, target=self._target,
                 seed=self.config.seed, input_context=context,
@@ -436,7 +448,7 @@ class Trainer:
             report = evaluate_model(
                 self.model, self.test_files, self.spec, names,
                 batch_size=self.recipe.batch_size, out_dir=self.out if self.chief else None,
-                augment=self.recipe.augment,
+                augment=self.recipe.augment, subjects=self.config.test_subjects,
                 title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
             )
             result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
