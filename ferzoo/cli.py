@@ -79,7 +79,7 @@ def cmd_train(args) -> int:
         max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
         synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
         per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
-        mixed_precision=args.mixed_precision, jit=args.jit,
+        mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
     )
     print(json.dumps(result, indent=1))
     return 0
@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(float16 adds loss scaling)")
     p.add_argument("--jit", action="store_true",
                    help="compile the training step with XLA (measure first: slower on CPU)")
+    p.add_argument("--cache", choices=["records", "frames"],
+                   help="keep the training data in memory after the first epoch: records "
+                        "(file reads) or frames (decoded, shrunk: no JPEG decoding after "
+                        "epoch 1; docs/performance.md)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="WAR/UAR, confusion matrix and report of a run")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -200,12 +199,14 @@ def decode_all_frames(example: dict, spec: InputSpec, augment: dict | None) -> d
 
     ``image/encoded`` (and ``flow/encoded`` when the spec has a flow stream) become
     ``image/decoded`` / ``flow/decoded``: uint8 (N, h, w, C), shrunk (antialiased) to the
-    smallest size from which the augmentation's crop still gives ``spec.image_size``
-    without enlarging. :func:`parse_clip` takes such examples as they are.
+    size whose crop (the augmentation's) is ``spec.image_size``. :func:`parse_clip` takes
+    such examples as they are.
     """
     config = DEFAULT_AUGMENT if augment is None else augment
     fraction = float(config.get("crop") or 1.0)
-    size = tuple(math.ceil(side / fraction) for side in spec.image_size)
+    # The side whose crop rounds to the model's side (224 / 0.9 -> 249, crop 224): the
+    # crop then needs no resize at all.
+    size = tuple(max(side, round(side / fraction)) for side in spec.image_size)
     out = {k: v for k, v in example.items() if not k.endswith("/encoded")}
     for prefix, stream in (("image", "video"), ("flow", "flow")):
         if stream not in spec.streams:

@@ -101,9 +101,10 @@ class TrainConfig:
     scale_lr: str = "none"
     mixed_precision: str | None = None
     jit: bool = False
+    cache: str | None = None  # "records" or "frames": make_dataset's cache of training data
 
     # Fields that may change between a run and its resumption.
-    _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit")
+    _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit", "cache")
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._MUTABLE}
@@ -432,7 +433,7 @@ class Trainer:
                 exclude_subjects=self.val_subjects, augment=self.recipe.augment,
                 num_classes=self._num_classes, target=self._target,
                 seed=self.config.seed, input_context=context,
-                skip_corrupt=self.config.skip_corrupt,
+                skip_corrupt=self.config.skip_corrupt, cache=self.config.cache or False,
             ).repeat()
         return fn
 

@@ -69,7 +69,7 @@ def test_frames_cache_gives_the_same_clips(fake_dir):
     cached = _batches(fake_dir, spec, augment={}, cache="frames")
     for (a, _, _), (b, _, _) in zip(plain, cached, strict=True):
         np.testing.assert_allclose(a, b, atol=0.5 / 255 + 1e-5)
-    # With a crop, shrunk to what the crop needs (ceil(8 / 0.75) = 11 px), then cropped:
+    # With a crop, shrunk to what the crop needs (round(8 / 0.75) = 11 px), then cropped:
     # the same picture up to a crop window rounded to other pixels.
     plain = _batches(fake_dir, spec, augment={"crop": 0.75})
     cached = _batches(fake_dir, spec, augment={"crop": 0.75}, cache="frames")
@@ -90,3 +90,16 @@ def test_frames_cache_serves_later_epochs_from_memory(fake_dir, tmp_path):
     assert sorted(np.concatenate(first)) == sorted(np.concatenate(second))
     with pytest.raises(ValueError, match="cache='disk'"):
         make_dataset(fake_dir, spec, training=True, batch_size=2, split="train", cache="disk")
+
+
+@pytest.mark.parametrize("shape, angle", [((3, 20, 20, 3), 0.087), ((2, 17, 24, 1), -0.6),
+                                          ((1, 9, 7, 3), 3.1), ((2, 8, 8, 3), 0.0)])
+def test_rotate_equals_tensorflows_projective_transform(shape, angle):
+    frames = tf.random.uniform(shape, seed=5)
+    transform = tf.tile(augment._rotation_transform(tf.constant(angle), shape[1], shape[2])[None],
+                        [shape[0], 1])
+    want = tf.raw_ops.ImageProjectiveTransformV3(
+        images=frames, transforms=transform, output_shape=shape[1:3],
+        interpolation="BILINEAR", fill_mode="CONSTANT", fill_value=0.0)
+    got = augment.rotate(frames, tf.constant(angle))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)

@@ -250,9 +250,11 @@ def test_float32_output_problems_names_the_layer():
 
 
 def test_mixed_float16_trains_with_loss_scaling_and_resumes(fake_dir, tmp_path):
+    # (with the decoded-frame cache of the training data, to run the trainer with it once)
     lines = []
     options = dict(data=str(fake_dir), recipe="default", batch_size=4, max_steps_per_epoch=2,
-                   mixed_precision="mixed_float16", progress=False, log=lines.append)
+                   mixed_precision="mixed_float16", cache="frames", progress=False,
+                   log=lines.append)
     train(NAME, tmp_path / "run", epochs=1, **options)
     result = train(NAME, tmp_path / "run", epochs=2, **options)  # resumes: LSO state too
     assert result["epochs"] == 2 and any("resuming" in line for line in lines)
