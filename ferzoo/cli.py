@@ -106,6 +106,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    """``ferzoo convert DATASET SRC OUT``: a dataset to TFRecords, or (DATASET
+    ``lstpnet_weights``) the LSTPNet authors' checkpoint to a ``.keras`` model."""
+    from ferzoo.convert import CONVERTERS
+
+    if args.dataset in CONVERTERS:
+        from ferzoo.convert import cmd_convert as convert_weights
+
+        args.what = args.dataset
+        return convert_weights(args)
+    from ferzoo.data.converters.cli import cmd_convert as convert_dataset
+
+    return convert_dataset(args)
+
+
 # ------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -178,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
+    from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+    from ferzoo.training.crossval import add_crossval_parser
 
+    convert = add_convert_parser(sub)
+    convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                         help="lstpnet_weights: builder arguments of the ferzoo model "
+                              "(frames=16 image_size=112)")
+    convert.set_defaults(func=cmd_convert)
+    add_crossval_parser(sub)
     add_subcommands(sub)
     return parser
 

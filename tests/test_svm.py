@@ -123,3 +123,22 @@ def test_svm_command_line_fit_evaluate_loso(tmp_path):
     assert set(found["segments"]) == {2}  # 6-frame clips, 4-frame segments
     svm = PortableSVM.load(run / "svm")
     assert np.mean(svm.predict(found["features"]) == found["labels"]) == report["war"]
+    # both poolings against the model's own layers, segment by segment
+    import keras
+
+    from ferzoo.models.rfscnn import average_over_segments
+    from ferzoo.training.svm import segment_dataset
+    layers = ("video_features", "flow_features", "features")
+    extractor = keras.Model(model.inputs, [model.get_layer(n).output for n in layers])
+    outs, ids = [[], [], []], []
+    for x, _, clip_id, _ in segment_dataset(str(data / "test-*.tfrecord"), spec, 8,
+                                            info["recipe"]["augment"]):
+        for o, value in zip(outs, extractor([x["video"], x["flow"]], training=False)):
+            o.append(np.asarray(value))
+        ids.extend(v.decode() for v in clip_id.numpy())
+    video, flow, fused = (average_over_segments(np.concatenate(o), ids)[0] for o in outs)
+    np.testing.assert_allclose(found["features"], video * flow, rtol=1e-5, atol=1e-6)
+    other = extract_video_features(model, str(data / "test-*.tfrecord"), spec,
+                                   info["recipe"]["augment"], pooling="fuse_then_average",
+                                   log=lambda s: None)
+    np.testing.assert_allclose(other["features"], fused, rtol=1e-5, atol=1e-6)

@@ -258,6 +258,7 @@ def leave_one_subject_out(
 
 # ------------------------------------------------------------ feature extraction
 FUSION_OF_LAYER = {"Multiply": "product", "Add": "sum", "Concatenate": "concat"}
+POOLINGS = ("average_then_fuse", "fuse_then_average")
 
 
 def model_fusion(model) -> str | None:
@@ -302,18 +303,25 @@ def segment_dataset(files, spec, batch_size: int = 16, augment: dict | None = No
 
 
 def extract_video_features(model, files, spec, augment: dict | None = None,
-                           batch_size: int = 16, log=print) -> dict[str, np.ndarray]:
+                           batch_size: int = 16, pooling: str = "average_then_fuse",
+                           log=print) -> dict[str, np.ndarray]:
     """Per-video features of a trained RFSCNN model, as the paper feeds its SVM.
 
-    Each stream's feature (layer ``<stream>_features``) is computed for every segment,
-    averaged over the video's segments, and the averages are fused as the model's
-    ``features`` layer fuses them (RFSCNN Sec. 3: average pooling, then fusion).
+    Each stream's feature (layer ``<stream>_features``) is computed for every segment.
+    With ``pooling="average_then_fuse"`` (RFSCNN Sec. 3: average pooling of the temporal
+    and spatial features, then fusion) each stream is averaged over the video's segments
+    and the averages are fused as the model's ``features`` layer fuses them; with
+    ``"fuse_then_average"`` the per-segment fused features (what the softmax head was
+    trained on) are averaged. Single-stream models: both are the same.
 
     Returns:
         dict with ``features`` (V, F), ``labels`` (V,), ``clip_ids`` (V,), ``subjects``
         (V,) and ``segments`` (V,) segment counts.
     """
     import time
+
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
 
     import keras
     import tensorflow as tf
@@ -341,14 +349,16 @@ def extract_video_features(model, files, spec, augment: dict | None = None,
         raise ValueError(f"no clips in {files}")
     ids = np.array(ids)
     labels = np.concatenate(labels)
-    pooled = {}
-    for s in streams:
-        pooled[s], order = average_over_segments(np.concatenate(per_stream[s]), ids)
+    per_stream = [np.concatenate(per_stream[s]) for s in streams]
+    if len(streams) == 2 and pooling == "fuse_then_average":
+        per_stream = [fuse_features(*per_stream, model_fusion(model))]
+    pooled = []
+    for values in per_stream:
+        mean, order = average_over_segments(values, ids)
+        pooled.append(mean)
+    features = fuse_features(*pooled, model_fusion(model)) if len(pooled) == 2 else pooled[0]
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
     rows = np.array([first[v] for v in order])  # one segment row of each video
-    features = pooled[streams[0]]
-    if len(streams) == 2:
-        features = fuse_features(pooled[streams[0]], pooled[streams[1]], model_fusion(model))
     log(f"features: {len(order)} videos ({len(ids)} segments) in {time.time() - start:.1f} s")
     return {
         "features": features, "labels": labels[rows], "clip_ids": order,
@@ -379,12 +389,12 @@ def _split_files(info, split: str) -> str:
     return os.path.join(os.path.dirname(info["train_files"][0]), f"{split}-*.tfrecord")
 
 
-def _features(run_dir, data, split, batch_size, log):
+def _features(run_dir, data, split, batch_size, pooling, log):
     model, info, spec = _load_run(run_dir)
     data = data or _split_files(info, split)
-    log(f"extracting {model.name} features of {data}")
+    log(f"extracting {model.name} features of {data} ({pooling})")
     found = extract_video_features(model, data, spec, info["recipe"].get("augment"),
-                                   batch_size, log)
+                                   batch_size, pooling, log)
     return found, info, data
 
 
@@ -400,12 +410,14 @@ def _report(features, labels, svm, names):
 
 
 def cmd_fit(args, log=print) -> int:
-    found, info, data = _features(args.run, args.data, "train", args.batch_size, log)
+    found, info, data = _features(args.run, args.data, "train", args.batch_size,
+                                  args.pooling, log)
     svm = PortableSVM.fit(
         found["features"], found["labels"], kernel=args.kernel, C=args.C,
         gamma=_gamma(args.gamma),
         metadata={"run": str(Path(args.run).resolve()), "model": info["config"]["model"],
                   "data": str(data), "labels": info["labels"], "gamma_setting": args.gamma,
+                  "pooling": args.pooling,
                   "videos": int(len(found["labels"]))},
     )
     out = svm.save(args.out or Path(args.run) / "svm")
@@ -422,7 +434,8 @@ def cmd_evaluate(args, log=print) -> int:
     run = args.run or svm.metadata.get("run")
     if not run:
         raise ValueError(f"{svm_dir} does not name its run; pass --run")
-    found, info, data = _features(run, args.data, "test", args.batch_size, log)
+    pooling = svm.metadata.get("pooling", "average_then_fuse")
+    found, info, data = _features(run, args.data, "test", args.batch_size, pooling, log)
     names = info["labels"] or [str(i) for i in range(int(found["labels"].max()) + 1)]
     if args.loso:
         report = leave_one_subject_out(
@@ -464,6 +477,9 @@ def add_svm_parser(subparsers) -> None:
     p.add_argument("--kernel", default="rbf", choices=KERNELS)
     p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
+    p.add_argument("--pooling", default="average_then_fuse", choices=POOLINGS,
+                   help="average each stream over a video's segments, then fuse (the "
+                        "paper's order), or average the fused segment features")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")

@@ -681,6 +681,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
     info = json.loads(info_path.read_text())
     model_path = run_dir / "model.keras"
     if model_path.exists():
+        registry.list_models()  # imports ferzoo.models: registers the custom layers
         model = keras.saving.load_model(model_path)
     else:
         model = registry.build(info["config"]["model"], **info["model_kwargs"])
