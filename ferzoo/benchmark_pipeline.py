@@ -240,7 +240,7 @@ def stage_costs(folder: Path, frames: int, repeats: int = 30) -> list[dict[str, 
         ("decode JPEG (q95)", "used", lambda: _decode_uint8(jpeg, 3)),
         ("decode PNG", "not used", (lambda: _decode_uint8(first_clip(png_folder), 3))
          if png_folder.exists() else None),
-        ("uint8 -> float32", "used", lambda: tf.image.convert_image_dtype(
+        ("decode JPEG, then uint8 -> float32", "used", lambda: tf.image.convert_image_dtype(
             _decode_uint8(jpeg, 3), tf.float32)),
         ("flip: tf.where (both computed)", "before", lambda: tf.where(
             flip, tf.reverse(crop, [2]), crop)),
