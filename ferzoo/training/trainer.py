@@ -599,9 +599,9 @@ class Trainer:
         except _PEER_ERRORS as error:
             if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 raise ClusterError(
-                    f"a worker of the cluster failed ({type(error).__name__}: "
-                    f"{(error.message or '').strip().splitlines()[0]}); restart every worker "
-                    f"with the same command: training resumes after epoch {state['epoch']} "
+                    f"a worker of the cluster failed or cannot be reached "
+                    f"({type(error).__name__} in an all-reduce); restart every worker with "
+                    f"the same command: training resumes after epoch {state['epoch']} "
                     f"from {self.out / 'state.json'}") from error
             raise self._data_error(error) from error
         except tf.errors.OpError as error:
