@@ -21,12 +21,14 @@ from ferzoo.registry import (  # noqa: E402
     model_info,
     register_model,
 )
+from ferzoo.export import export  # noqa: E402  (the function shadows the module name)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RegistryError",
     "build",
+    "export",
     "get_entry",
     "list_models",
     "model_info",

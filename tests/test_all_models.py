@@ -44,11 +44,15 @@ def test_forward_shape_and_finite(name):
     kwargs = ferzoo.registry.resolve_kwargs(name, "tiny")
     size = kwargs["image_size"]
     size = (size, size) if isinstance(size, int) else tuple(size)
-    video = model.inputs[list(entry.streams).index("video")] if "video" in entry.streams \
-        else model.inputs[0]
-    assert tuple(video.shape[1:]) == (kwargs["frames"], *size, kwargs["channels"]), (
-        f"{name}: input {tuple(video.shape[1:])} does not follow frames/image_size/channels"
-    )
+    expected = {  # optical flow: one frame per adjacent pair, (dx, dy, magnitude)
+        "video": (kwargs["frames"], *size, kwargs["channels"]),
+        "flow": (kwargs["frames"] - 1, *size, 3),
+    }
+    for stream, tensor in zip(entry.streams, model.inputs):
+        assert tuple(tensor.shape[1:]) == expected.get(stream, expected["video"]), (
+            f"{name}: input {stream!r} {tuple(tensor.shape[1:])} does not follow "
+            f"frames/image_size/channels"
+        )
     x = random_inputs(model, batch=3)
     y = keras.ops.convert_to_numpy(model(x, training=False))
     assert np.all(np.isfinite(y)), f"{name}: non-finite outputs"

@@ -107,3 +107,115 @@ def stcam(num_frames, frames, training, apex_index):
         positions += tf.random.uniform((frames,), -0.5, 0.5) * step * inner
     indices = tf.cast(tf.floor(positions + 0.5), tf.int32)
     return tf.clip_by_value(indices, 0, peak)
+
+
+@register_sampler("segments")
+def segments(num_frames, frames, training, apex_index, duration=2):
+    """LSTPNet's sampling (official code, ``dataloader/dataset_DFEW.py``): segments of
+    ``duration`` = 2 consecutive frames.
+
+    ``frames`` = 16 gives the paper's 8 segments x 2 frames; in general
+    ceil(frames / 2) segments, the first ``frames`` indices kept. The clip's
+    ``n - 1`` possible pair starts are cut into equal segments; in training each pair
+    starts at a random offset inside its segment, at test at the segment's centre
+    (``int(tick / 2 + tick * i)``, tick = (n - 1) / segments). A pair that would run
+    past the last frame repeats it.
+
+    Training on a clip with fewer than 2 x segments frames: random sorted starts when
+    n > segments, as the official code; else (the official code gives every segment
+    start 0 there, on clips it filters out of its lists) the test-time centres.
+    """
+    del apex_index
+    n = tf.cast(num_frames, tf.int32)
+    count = -(-frames // duration)  # segments
+    span = tf.maximum(n - duration + 1, 1)  # possible segment starts
+    tick = tf.cast(span, tf.float64) / count
+    centres = tf.cast(
+        tf.floor(tick / 2.0 + tick * tf.range(count, dtype=tf.float64)), tf.int32
+    )
+    offsets = centres
+    if training:
+        step = span // count
+        jittered = tf.range(count) * step + tf.random.uniform(
+            (count,), 0, tf.maximum(step, 1), dtype=tf.int32
+        )
+        scattered = tf.sort(tf.random.uniform((count,), 0, span, dtype=tf.int32))
+        offsets = tf.where(step > 0, jittered, tf.where(n > count, scattered, centres))
+    pairs = offsets[:, None] + tf.range(duration, dtype=tf.int32)[None, :]  # (segments, 2)
+    return tf.reshape(tf.minimum(pairs, n - 1), (-1,))[:frames]
+
+
+@register_sampler("to_apex")
+def to_apex(num_frames, frames, training, apex_index):
+    """``frames`` frames evenly spaced from the first frame to the apex, both included.
+
+    The hybrid CNN-RNN (Jain et al. 2018, Sec. 3.3) reads the P frames before time t,
+    [t-P, t]; for a clip-level label t is the peak of the expression: the stored apex
+    frame, or the last frame when the apex is unknown (CK+ clips end at the peak). The P
+    frames are spread over the whole onset, so that the RNN always sees the neutral start
+    as well as the peak (a window of P consecutive frames would hold only the top of the
+    rise of a long clip); an MMI-style clip (neutral -> apex -> neutral) is read up to
+    its apex. With ``frames=1`` this is the apex alone; a span shorter than ``frames``
+    repeats frames. Deterministic (no jitter in training).
+    """
+    del training
+    end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
+    if frames == 1:
+        return tf.reshape(end, [1])
+    steps = tf.linspace(0.0, tf.cast(end, tf.float32), frames)
+    return tf.cast(tf.round(steps), tf.int32)
+
+
+@register_sampler("rfscnn_segment")
+def rfscnn_segment(num_frames, frames, training, apex_index):
+    """One RFSCNN segment of ``frames`` consecutive frames (Zhou, Sec. 3.1, L = 16).
+
+    A longer clip loses (n - frames) / 2 frames at each end (the centred segment); in
+    training the segment starts at a random frame instead (the paper cuts a video into
+    many segments, which "expands the dataset"). A shorter clip is padded by copying its
+    first and last frames, (frames - n) / 2 at each end. The segment's optical flow comes
+    from :func:`segment_flow_index`; all of a clip's segments from :func:`rfscnn_segments`.
+    """
+    del apex_index
+    extra = num_frames - frames
+    start = tf.where(extra >= 0, extra // 2, -((-extra) // 2))
+    if training:
+        random_start = tf.random.uniform((), 0, tf.maximum(extra, 0) + 1, dtype=tf.int32)
+        start = tf.where(extra > 0, random_start, start)
+    return tf.clip_by_value(start + tf.range(frames, dtype=tf.int32), 0, num_frames - 1)
+
+
+def rfscnn_segments(num_frames, frames: int = 16) -> tf.Tensor:
+    """Every segment of a clip, for averaging features over a video (RFSCNN Sec. 3).
+
+    ``S = ceil(n / frames)`` segments whose starts are spread evenly from the first to
+    the last possible one, so together they cover every frame (they overlap when
+    ``frames`` does not divide n); a clip shorter than ``frames`` gives its one padded
+    segment (as :func:`rfscnn_segment` at test time).
+
+    Returns:
+        int32 (S, frames) frame indices.
+    """
+    num_frames = tf.convert_to_tensor(num_frames, tf.int32)
+    count = tf.maximum(1, (num_frames + frames - 1) // frames)
+    last_start = tf.maximum(num_frames - frames, 0)
+    starts = tf.cast(tf.round(tf.linspace(0.0, tf.cast(last_start, tf.float32), count)),
+                     tf.int32)
+    short = rfscnn_segment(num_frames, frames, False, -1)[None]
+    long = starts[:, None] + tf.range(frames, dtype=tf.int32)[None, :]
+    return tf.cond(num_frames >= frames, lambda: long, lambda: short)
+
+
+def segment_flow_index(indices) -> tuple[tf.Tensor, tf.Tensor]:
+    """The stored flow frame of each adjacent pair of sampled frames.
+
+    A clip stores one flow frame per adjacent pair (flow[k]: frame k -> k+1). For the
+    ``frames - 1`` pairs of ``indices``: ``flow_index[t] = indices[t]``, and ``still[t]``
+    is True where ``indices[t+1] == indices[t]`` (a frame and its copy, from padding):
+    there the flow is zero, not the stored flow[indices[t]].
+
+    Returns:
+        ``(flow_index, still)``: int32 and bool, shape (frames - 1,).
+    """
+    indices = tf.convert_to_tensor(indices, tf.int32)
+    return indices[:-1], tf.equal(indices[1:], indices[:-1])

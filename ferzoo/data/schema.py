@@ -65,6 +65,7 @@ class Clip:
 
     ``frames`` are uint8 (T, H, W, C) in RGB (or C = 1 grey); ``flow`` is optional,
     float32 (T-1, H, W, 2) in pixels (dx, dy) or already quantised uint8 (T-1, H, W, 3).
+    ``notes`` (JSON-able) go to the writer's per-clip report, not into the record.
     """
 
     frames: np.ndarray
@@ -79,6 +80,7 @@ class Clip:
     valence: float = math.nan
     flow: np.ndarray | None = None
     flow_scale: float = DEFAULT_FLOW_SCALE
+    notes: dict = dataclasses.field(default_factory=dict)
 
 
 class SchemaError(ValueError):

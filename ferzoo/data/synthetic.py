@@ -57,7 +57,7 @@ SOURCE = "synthetic"
 SUPERSAMPLE = 4  # drawn at 4x, reduced with INTER_AREA
 INTENSITY = (0.7, 1.0)  # range of the apex intensity of a clip
 # Bump when the drawing changes: it is part of the cache key, so old caches are not reused.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 # Valence of each expression at full intensity (a clip's valence is this times its
 # intensity). decision: hand-set from the circumplex placement of the basic emotions
@@ -264,17 +264,20 @@ def make_subject(seed: int, subject_id: int) -> Subject:
     lip = skin * np.array([0.82, 0.55, 0.56]) + np.array([22.0, 4.0, 8.0])
     hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]
     brow = np.minimum(hair * 0.85, skin * 0.45)  # brows are darker than the skin
-    bg_hue = rng.uniform(0, 180, 2)
+    # background: two related colours (the texture mixes them), moderate contrast
+    hue, sat, val = u(0, 180), u(20, 160), u(70, 220)
     background = []
-    for hue in bg_hue:
-        hsv = np.uint8([[[hue, u(20, 160), u(60, 230)]]])
-        background.append(tuple(float(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]))
+    for h, sa, v in ((hue, sat, val), ((hue + u(-25, 25)) % 180, sat + u(-40, 40),
+                                       val + u(-60, 60))):
+        hsv = np.uint8([[[h, np.clip(sa, 0, 255), np.clip(v, 30, 255)]]])
+        background.append(tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]))
     clothes_hsv = np.uint8([[[u(0, 180), u(30, 220), u(40, 220)]]])
     aspect = u(1.22, 1.42)
     eye_y = u(-0.08, 0.02)
     nose_y = eye_y + u(0.38, 0.50)
     return Subject(
         subject_id=subject_id,
+        # framed like an aligned face crop (the converters' eye-distance crop)
         head_scale=u(0.40, 0.44), head_x=0.5 + u(-0.02, 0.02), head_y=0.53 + u(-0.02, 0.02),
         aspect=aspect, jaw=u(0.15, 0.40),
         eye_y=eye_y, eye_dx=u(0.37, 0.46), eye_w=u(0.15, 0.20), eye_h=u(0.075, 0.10),
@@ -438,7 +441,7 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
         p.lines(rows, _shade(skin, 1 - 0.3 * depth), 0.018)
 
     # eyes
-    up = s.eye_h * s.rest_eye * (1 + 0.8 * ew - 0.45 * en - 0.25 * bl - 0.15 * fr) * (1 - blink)
+    up = s.eye_h * s.rest_eye * (1 + 1.1 * ew - 0.55 * en - 0.3 * bl - 0.2 * fr) * (1 - blink)
     lo = 0.5 * s.eye_h * (1 + 0.3 * ew - 0.4 * en - 0.6 * cr) * (1 - blink)
     up, lo = max(up, 0.004), max(lo, 0.003)
     t = _T9
@@ -476,15 +479,15 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
 
     # brows: inner end at b = 0, outer end at b = 1
     b = _B7
-    dy = (s.rest_brow - 0.14 * br * (0.85 + 0.3 * np.sin(np.pi * b)) - 0.15 * bi * (1 - b) ** 1.5
-          + 0.03 * bi * b + 0.11 * bl * (1 - 0.5 * b) + 0.04 * bt * (1 - b))
+    dy = (s.rest_brow - 0.19 * br * (0.85 + 0.3 * np.sin(np.pi * b)) - 0.22 * bi * (1 - b) ** 1.5
+          + 0.04 * bi * b + 0.14 * bl * (1 - 0.5 * b) + 0.07 * bt * (1 - b))
     arch = s.brow_arch * (1 + 0.8 * br)
     y = s.brow_y - arch * np.sin(np.pi * (0.15 + 0.75 * b)) + s.brow_slope * b + dy
     half = 0.5 * s.brow_thick * (1.1 - 0.55 * b)
     x0, x1 = s.eye_dx - s.eye_w * 0.95, s.eye_dx + s.eye_w * 1.3
     brows = []
     for side in (-1.0, 1.0):
-        x = side * (x0 + b * (x1 - x0) - 0.09 * bt * (1 - b) ** 1.2)
+        x = side * (x0 + b * (x1 - x0) - 0.12 * bt * (1 - b) ** 1.2)
         brows.append(np.concatenate([_xy(x, y - half),
                                      _xy(x, y + half)[::-1]]))
     p.fill(brows, s.brow)
@@ -492,7 +495,7 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
     if depth > 0.05:  # glabella lines
         g0, g1 = s.brow_y + 0.02, s.brow_y + 0.16
         p.lines([np.array([[-0.06, g0], [-0.05, g1]]), np.array([[0.06, g0], [0.05, g1]])],
-                _shade(skin, 1 - 0.35 * depth), 0.016)
+                _shade(skin, 1 - 0.4 * depth), 0.02)
 
     # nose
     ny, nwid = s.nose_y, s.nose_w * (1 + 0.2 * nw)
@@ -506,8 +509,9 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
                 for r in (s.eye_y + 0.07, s.eye_y + 0.13, s.eye_y + 0.19)]
         rows += [np.array([[side * 0.09, s.eye_y + 0.03], [side * 0.17, s.eye_y + 0.13]])
                  for side in (-1.0, 1.0)]
-        p.lines(rows, _shade(skin, 1 - 0.35 * depth), 0.016)
-    wings = [np.array([[side * nwid * 0.75, ny - 0.13 + lift], [side * nwid * 1.05, ny - 0.06 + lift],
+        p.lines(rows, _shade(skin, 1 - 0.5 * depth), 0.022)
+    wings = [np.array([[side * nwid * 0.75, ny - 0.13 + lift],
+                       [side * nwid * 1.05, ny - 0.06 + lift],
                        [side * nwid, ny + lift], [side * nwid * 0.7, ny + 0.03 + lift]])
              for side in (-1.0, 1.0)]
     p.lines(wings, _shade(skin, 0.78), 0.022)
@@ -515,19 +519,20 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
             for side in (-1.0, 1.0)], _shade(skin, 0.35))
 
     # mouth: t = -1..1 across; corners move up (smile) or down (frown)
-    mw = s.mouth_w * (1 + 0.2 * sm + 0.32 * ls - 0.25 * jd - 0.1 * lp + 0.05 * ulr)
-    corner = 0.11 * fr - 0.12 * sm - s.rest_smile * 0.05 + 0.02 * ls
+    mw = s.mouth_w * (1 + 0.22 * sm + 0.4 * ls - 0.28 * jd - 0.15 * lp + 0.05 * ulr)
+    corner = 0.17 * fr - 0.17 * sm - s.rest_smile * 0.05 + 0.02 * ls
     t = _T11
     x = t * mw
     curve = s.mouth_y + 0.02 * jd + corner * t ** 2
-    opening = 0.004 + 0.36 * jd + 0.05 * sm + 0.07 * ls + 0.04 * ulr
+    opening = 0.004 + 0.45 * jd + 0.06 * sm + 0.08 * ls + 0.04 * ulr
     shape = float(np.clip(0.8 - 0.35 * jd - 0.55 * ls - 0.35 * ulr, 0.2, 0.9))
     env = (1 - t ** 2) ** shape
-    press = 1 - 0.75 * min(lp, 1.0)
-    y_iu = curve - (0.25 * opening + 0.09 * ulr) * env
+    press = 1 - 0.9 * min(lp, 1.0)
+    y_iu = curve - (0.25 * opening + 0.13 * ulr) * env
     y_il = curve + 0.75 * opening * env
     bow = np.exp(-(t / 0.18) ** 2)
-    y_ou = y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5 * (1 - 0.3 * bow)
+    y_ou = (y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5
+            * (1 - 0.3 * bow))
     y_ol = y_il + 1.3 * s.lip_t * press * (1 - 0.3 * ls) * (1 - t ** 2) ** 0.6
 
     # nasolabial folds run from the nose wings to just outside the mouth corners

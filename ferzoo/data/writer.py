@@ -92,12 +92,17 @@ def _write_shard(job: dict[str, Any]) -> dict[str, Any]:
                         f"{item_name}: unknown label {clip.label_name!r} (index {clip.label}); "
                         f"the labels of this dataset are {labels}"
                     )
-            writer.write(clip_to_example(clip, job["image_format"]).SerializeToString())
-            entries.append({
+            # deterministic=True: protobuf map order (the context) is otherwise per process.
+            example = clip_to_example(clip, job["image_format"])
+            writer.write(example.SerializeToString(deterministic=True))
+            entry = {
                 "item": item_name, "status": "written", "clip_id": clip.clip_id,
                 "label": clip.label_name, "subject": str(clip.subject),
                 "frames": int(len(clip.frames)), "flow": clip.flow is not None,
-            })
+            }
+            if clip.notes:
+                entry["notes"] = clip.notes
+            entries.append(entry)
     report = {"shard": name, "clips": entries, "sha256": sha256_file(tmp)}
     (out_dir / ".shards").mkdir(exist_ok=True)
     atomic_write_text(out_dir / ".shards" / f"{name}.json", json.dumps(report, indent=1))
@@ -118,6 +123,7 @@ def write_split(
     image_format: str = "jpeg",
     progress: bool = True,
     source: str = "",
+    progress_notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write ``items`` (loaded one at a time by ``load``) as the shards of ``split``.
 
@@ -134,6 +140,8 @@ def write_split(
         workers: processes writing shards in parallel (output is the same for any value).
         image_format: ``jpeg`` or ``png`` for the frames.
         source: recorded in the manifest.
+        progress_notes: names of integer ``Clip.notes`` summed on the progress line
+            (e.g. ``("faces_missed",)``).
 
     Returns:
         The split's manifest entry (also merged into ``out_dir/manifest.json``).
@@ -164,7 +172,9 @@ def write_split(
         def account(report):
             reports[report["shard"]] = report
             skipped = sum(c["status"] == "skipped" for c in report["clips"])
-            bar.update(len(report["clips"]), skipped=skipped)
+            noted = {key: sum(int(c.get("notes", {}).get(key, 0)) for c in report["clips"])
+                     for key in progress_notes}
+            bar.update(len(report["clips"]), skipped=skipped, **noted)
 
         if workers > 1 and len(jobs) > 1:
             ctx = multiprocessing.get_context("spawn")

@@ -1,0 +1,143 @@
+"""``ferzoo convert DATASET SRC OUT``: argument parsing for the converters (thin).
+
+Wire into ``ferzoo/cli.py``'s parser with ``add_convert_parser(subparsers)``; also
+runnable alone: ``python -m ferzoo.data.converters DATASET SRC OUT ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EPILOG = """Datasets: ckplus (ck+), oulu, mmi, afew, dfew, ferv39k, generic. Each has a
+"Preparing" page in docs/datasets/<name>.md with the layout it expects. Dataset options
+go with --option, e.g. --option classes=7 (CK+), --option modality=NI (Oulu-CASIA),
+--option subject_pattern='^(S\\d+)_' (generic). Rerun the same command to resume an
+interrupted conversion: finished shards are kept."""
+
+
+def _assignments(items: list[str] | None) -> dict[str, Any]:
+    from ferzoo.cli import parse_assignments
+
+    return parse_assignments(items)
+
+
+def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("dataset", help="ckplus, oulu, mmi, afew, dfew, ferv39k or generic "
+                                   "(or lstpnet_weights: see ferzoo.convert)")
+    p.add_argument("src", help="the dataset's root folder as distributed (generic: a folder "
+                               "or a CSV manifest)")
+    p.add_argument("out", help="output folder of TFRecords (rerun to resume)")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--size", type=int, help="stored frame side (default per dataset: 64 for "
+                                            "CK+/Oulu/MMI, 224 for AFEW/DFEW/FERV39k, 112 generic)")
+    p.add_argument("--detect", action=argparse.BooleanOptionalAction, default=None,
+                   help="detect and align faces (default per dataset: off for DFEW and "
+                        "FERV39k, which are face crops)")
+    p.add_argument("--flow", action="store_true", help="also store optical flow (RFSCNN)")
+    p.add_argument("--flow-method", default="dis", choices=["dis", "farneback"])
+    p.add_argument("--length", type=int, help="store exactly this many frames per clip")
+    p.add_argument("--length-mode", default="uniform",
+                   help="sampling mode choosing them (ferzoo.data.sampling; default uniform: "
+                        "uniform sampling of longer clips, last frame repeated for shorter)")
+    p.add_argument("--fps", type=float, default=-1.0,
+                   help="keep about this many frames per second of videos (default per "
+                        "dataset: 10 for MMI, else all; 0: all)")
+    g = p.add_argument_group("faces")
+    g.add_argument("--min-confidence", type=float, default=0.9)
+    g.add_argument("--every", type=int, default=1,
+                   help="detect on every k-th frame, interpolate/track in between")
+    g.add_argument("--between", default="linear", choices=["linear", "flow"])
+    g.add_argument("--max-side", type=int, help="detect on frames downscaled to this longer side")
+    g.add_argument("--min-face-size", type=int, default=20)
+    g.add_argument("--choose", default="track", choices=["track", "largest", "central"])
+    g.add_argument("--smooth", type=float, default=1.0, help="temporal smoothing sigma (frames)")
+    g.add_argument("--max-gap", type=int, help="longest run of frames without a face that is "
+                                               "interpolated (default max(8, 2*every))")
+    g.add_argument("--on-long-gap", default="skip", choices=["skip", "drop", "fill"])
+    g.add_argument("--no-refine", action="store_true",
+                   help="skip the second detection on the levelled face")
+    g.add_argument("--pad", default="zero", choices=["zero", "image"])
+    g.add_argument("--eye-floor", type=float,
+                   help="eye distance used for the crop is at least this x face width")
+    p.add_argument("--image-format", default="jpeg", choices=["jpeg", "png"])
+    p.add_argument("--clips-per-shard", type=int, default=32)
+    p.add_argument("--option", nargs="*", metavar="KEY=VALUE", help="dataset options")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+def convert_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    from ferzoo.data.converters import convert
+    from ferzoo.preprocess.faces import FaceOptions
+
+    face = FaceOptions(
+        min_confidence=args.min_confidence, max_side=args.max_side,
+        min_face_size=args.min_face_size, every=args.every, between=args.between,
+        choose=args.choose, smooth_sigma=args.smooth, max_gap=args.max_gap,
+        on_long_gap=args.on_long_gap, refine=not args.no_refine,
+    )
+    return convert(
+        args.dataset, args.src, args.out, workers=args.workers, size=args.size,
+        detect=args.detect, flow=args.flow, flow_method=args.flow_method, length=args.length,
+        length_mode=args.length_mode, target_fps=None if args.fps == 0 else args.fps,
+        face=face, pad=args.pad, eye_floor=args.eye_floor, image_format=args.image_format,
+        clips_per_shard=args.clips_per_shard, progress=not args.quiet,
+        **_assignments(args.option),
+    )
+
+
+def summary(report: dict[str, Any]) -> str:
+    lines = [f"{report['dataset']}: {report['inputs']} input clips: {report['written']} written "
+             f"({report['frames_written']} frames), {report['skipped']} skipped, "
+             f"{report['excluded']} left out"]
+    for split, entry in report["splits"].items():
+        faces = entry.get("face_totals", {})
+        extra = (f", faces missed in {faces['faces_missed']} frames"
+                 if "faces_missed" in faces else "")
+        lines.append(f"  {split}: {entry['written']} clips{extra}")
+    reasons: dict[str, int] = {}
+    skipped = [s["reason"] for e in report["splits"].values() for s in e["skipped"]]
+    for reason in skipped + [e["reason"] for e in report["excluded_items"]]:
+        reason = reason.split(" in frame")[0]  # "no face found in frames 0-9 ..." -> kind
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]:
+        lines.append(f"  {n} x {reason}")
+    return "\n".join(lines)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    report = convert_from_args(args)
+    print(summary(report))
+    print(f"report: {args.out}/conversion_report.json")
+    return 0
+
+
+def add_convert_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``convert`` subcommand to ``ferzoo``'s subparsers."""
+    p = subparsers.add_parser("convert", help="convert a dataset (or your own videos) to "
+                                              "TFRecords", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_convert_arguments(p)
+    p.set_defaults(func=cmd_convert)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ferzoo convert", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_convert_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_convert(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ferzoo convert: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
