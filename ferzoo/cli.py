@@ -4,6 +4,8 @@
     ferzoo info NAME
     ferzoo synth [--root tfrecords] [--set size=64 ...]
     ferzoo train --model NAME [--preset cpu] [--data PATTERN] [--recipe R] [--out DIR]
+                 [--strategy auto] [--per-replica-batch N] [--scale-lr linear]
+                 [--mixed-precision mixed_bfloat16] [--jit]
     ferzoo evaluate --run DIR [--data PATTERN]
     ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
 """
@@ -76,6 +78,8 @@ def cmd_train(args) -> int:
         patience=args.patience, skip_corrupt=args.skip_corrupt,
         max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
         synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
+        per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
+        mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
     )
     print(json.dumps(result, indent=1))
     return 0
@@ -100,6 +104,21 @@ def cmd_evaluate(args) -> int:
     print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
                      indent=1))
     return 0
+
+
+def cmd_convert(args) -> int:
+    """``ferzoo convert DATASET SRC OUT``: a dataset to TFRecords, or (DATASET
+    ``lstpnet_weights``) the LSTPNet authors' checkpoint to a ``.keras`` model."""
+    from ferzoo.convert import CONVERTERS
+
+    if args.dataset in CONVERTERS:
+        from ferzoo.convert import cmd_convert as convert_weights
+
+        args.what = args.dataset
+        return convert_weights(args)
+    from ferzoo.data.converters.cli import cmd_convert as convert_dataset
+
+    return convert_dataset(args)
 
 
 # ------------------------------------------------------------------- parser
@@ -148,6 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--per-replica-batch", type=int,
+                   help="clips per replica; the global batch is this x replicas "
+                        "(instead of --batch-size, which is the global batch)")
+    p.add_argument("--scale-lr", default="none", choices=["none", "linear", "sqrt"],
+                   help="scale the recipe's learning rate by the global batch over the "
+                        "recipe's batch (linear: Goyal et al. 2017; docs/distributed.md)")
+    p.add_argument("--mixed-precision", choices=["mixed_bfloat16", "mixed_float16"],
+                   help="compute in 16 bits, keep float32 weights and softmax "
+                        "(float16 adds loss scaling)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the training step with XLA (measure first: slower on CPU)")
+    p.add_argument("--cache", choices=["records", "frames"],
+                   help="keep the training data in memory after the first epoch: records "
+                        "(file reads) or frames (decoded, shrunk: no JPEG decoding after "
+                        "epoch 1; docs/performance.md)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="WAR/UAR, confusion matrix and report of a run")
@@ -159,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
+    from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
+    from ferzoo.training.crossval import add_crossval_parser
 
+    convert = add_convert_parser(sub)
+    convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                         help="lstpnet_weights: builder arguments of the ferzoo model "
+                              "(frames=16 image_size=112)")
+    convert.set_defaults(func=cmd_convert)
+    add_crossval_parser(sub)
     add_subcommands(sub)
     return parser
 

@@ -342,8 +342,42 @@ def convert_lstpnet_checkpoint(
     return out
 
 
+# ------------------------------------------------------------------ command line
+CONVERTERS = {"lstpnet_weights": convert_lstpnet_checkpoint}
+
+
+def cmd_convert(args) -> int:
+    """``ferzoo convert lstpnet_weights SRC OUT.keras [--set frames=16 image_size=112]``."""
+    import sys
+
+    from ferzoo.cli import parse_assignments
+
+    try:
+        CONVERTERS[args.what](args.src, args.out, **parse_assignments(args.set))
+    except ImportError as error:  # a .pth without torch installed
+        print(f"ferzoo convert: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_subcommands(sub) -> None:
+    """Add ``ferzoo convert`` to the CLI's subparsers (``ferzoo/cli.py`` calls this)."""
+    p = sub.add_parser(
+        "convert", help="turn released weights of another framework into a .keras model",
+        description="lstpnet_weights: the LSTPNet authors' PyTorch checkpoint (.pth, needs "
+                    "pip install ferzoo[torch]) or a .npz of the same names -> .keras",
+    )
+    p.add_argument("what", choices=sorted(CONVERTERS), help="what SRC holds")
+    p.add_argument("src", help="checkpoint: .pth/.pt (PyTorch) or .npz")
+    p.add_argument("out", help="the .keras file to write")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                   help="builder arguments of the ferzoo model (frames=16 image_size=112)")
+    p.set_defaults(func=cmd_convert)
+
+
 __all__ = [
     "ConversionError",
+    "add_subcommands",
     "assign_torch_state_dict",
     "convert_lstpnet_checkpoint",
     "infer_num_classes",

@@ -25,18 +25,34 @@ def _input(info: dict) -> str:
     return text
 
 
+def _flops(value: int) -> str:
+    return f"{value / 1e9:.2f} G" if value >= 1e8 else f"{value / 1e6:.1f} M"
+
+
 def model_table(names: Sequence[str]) -> str:
-    """Markdown table: name, paper, input (T x H x W x C), parameters, sampling."""
-    from ferzoo.registry import model_info
+    """Markdown table: name, paper, input, trainable parameters, FLOPs per clip, sampling.
+
+    Each paper-default model is built once; FLOPs are TF's profiler count at batch 1
+    (``ferzoo.flops.count_flops``: one multiply-add = 2 FLOPs).
+    """
+    import keras
+
+    from ferzoo.flops import count_flops
+    from ferzoo.registry import get_entry, model_info, trainable_parameters
 
     rows = [
-        "| model | paper | input (T x H x W x C) | parameters | frame sampling |",
-        "| --- | --- | --- | ---: | --- |",
+        "| model | paper | input (T x H x W x C) | trainable parameters | FLOPs / clip | "
+        "frame sampling |",
+        "| --- | --- | --- | ---: | ---: | --- |",
     ]
     for name in names:
-        info = model_info(name)
+        info = model_info(name, count_params=False)
+        model = get_entry(name).builder(**info["defaults"])
         rows.append(
             f"| `{name}` | {info['paper_key']} | {_input(info)} | "
-            f"{info['parameters']:,} | {info['input']['sampling']} |"
+            f"{trainable_parameters(model):,} | {_flops(count_flops(model))} | "
+            f"{info['input']['sampling']} |"
         )
+        del model
+        keras.backend.clear_session()
     return "\n".join(rows)

@@ -23,6 +23,7 @@ import inspect
 from typing import Any, Callable
 
 import keras
+import numpy as np
 
 # Short citation of each paper, keyed by the name builders give as ``paper=``.
 PAPERS: dict[str, str] = {
@@ -79,7 +80,12 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
-_PARAM_CACHE: dict[str, int] = {}
+_PARAM_CACHE: dict[str, tuple[int, int]] = {}
+
+
+def trainable_parameters(model: keras.Model) -> int:
+    """Trainable weights counted once (tied weights too), as PyTorch's papers count them."""
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
 def register_model(
@@ -227,8 +233,9 @@ def build(name: str, preset: str | None = None, **overrides: Any) -> keras.Model
 def model_info(name: str, count_params: bool = True) -> dict[str, Any]:
     """Paper, input spec, defaults and parameter count of a registered model.
 
-    The parameter count builds the paper-default model once (no forward pass) and is
-    cached for the session.
+    The parameter counts (all weights, and trainable ones: BatchNorm statistics are
+    weights in Keras but buffers in PyTorch) build the paper-default model once (no
+    forward pass) and are cached for the session.
     """
     entry = get_entry(name)
     info: dict[str, Any] = {
@@ -251,7 +258,9 @@ def model_info(name: str, count_params: bool = True) -> dict[str, Any]:
     }
     if count_params:
         if name not in _PARAM_CACHE:
-            _PARAM_CACHE[name] = int(entry.builder(**entry.defaults).count_params())
+            model = entry.builder(**entry.defaults)
+            _PARAM_CACHE[name] = (int(model.count_params()), trainable_parameters(model))
+            del model
             keras.backend.clear_session()
-        info["parameters"] = _PARAM_CACHE[name]
+        info["parameters"], info["trainable_parameters"] = _PARAM_CACHE[name]
     return info

@@ -269,9 +269,7 @@ def open_runtime(artefact: Any, num_threads: int | None = None, head: str = "sof
     if path.suffix == ".onnx":
         return OnnxRuntime(path, num_threads=num_threads)
     if path.suffix == ".keras":
-        import keras
-
-        return KerasRuntime(keras.saving.load_model(path), head=head, path=path)
+        return KerasRuntime(load_trained(path).model, head=head, path=path)
     raise ValueError(
         f"cannot tell the format of {path}: expected a SavedModel folder, .tflite, .onnx "
         f"or .keras"
@@ -343,6 +341,7 @@ def load_trained(
     ``overrides``); no ``weights`` builds ``model`` untrained."""
     import ferzoo
 
+    ferzoo.list_models()  # imports ferzoo.models: the custom layers a .keras file needs
     path = Path(weights) if weights is not None else None
     entry = ferzoo.get_entry(model) if model else None
     sampling = entry.sampling if entry else None

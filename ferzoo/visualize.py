@@ -2,9 +2,11 @@
 
 :func:`spatiotemporal_attention` runs a clip through a trained model and returns the
 maps of its STAM modules (in ``stcam``, ``stcam_stam`` and ``stcam_stam_cam``);
-:func:`save_attention_figure` draws the paper's Fig. 7: (a) the input frames, (b) the
-attention maps split along time and resized to the frames, (c) the overlay. Warm colours
-are high weights; all frames share one colour scale, so the temporal emphasis shows.
+:func:`save_attention_figure` draws the paper's Fig. 7 for one layer: (a) the input
+frames, (b) the attention maps split along time and resized to the frames, (c) the
+overlay; or, for all layers, the frames and one overlay row per layer. Warm colours are
+high weights; all frames of a layer share one colour scale, so the temporal emphasis
+shows.
 """
 
 from __future__ import annotations
@@ -69,13 +71,25 @@ def spatiotemporal_attention(model: keras.Model, clip, layer: str | None = None
     return chosen.name, keras.ops.convert_to_numpy(st_map)[0, ..., 0]
 
 
-def save_attention_figure(model: keras.Model, clip, path: str | Path,
-                          layer: str | None = None, title: str | None = None) -> Path:
-    """Write a PNG of the clip, its spatial-temporal attention maps and their overlay.
+def _frame_step(frame: int, frames: int, steps: int) -> int:
+    """The time step of an attention map whose window is centred nearest ``frame``.
 
-    Rows as in STCAM's Fig. 7: (a) frames, (b) maps (split along time, bilinearly
-    resized to the frame size), (c) frames overlaid with the maps. When the attention
-    layer has fewer time steps than the clip, each frame shows the step covering it.
+    A reduction with temporal stride 2 and "same" padding centres step k on frame 2k.
+    """
+    if steps == frames or frames == 1:
+        return min(frame, steps - 1)
+    return min(int(frame * (steps - 1) / (frames - 1) + 0.5), steps - 1)
+
+
+def save_attention_figure(model: keras.Model, clip, path: str | Path,
+                          layer: str | None = "all", title: str | None = None) -> Path:
+    """Write a PNG of the clip and its spatial-temporal attention maps.
+
+    With one ``layer`` the rows are STCAM's Fig. 7: (a) frames, (b) the maps (split
+    along time, bilinearly resized to the frame size), (c) frames overlaid with the
+    maps. With ``layer="all"`` (default) the frames come first and then one overlay row
+    per attention layer, each with its own colour scale. When a layer has fewer time
+    steps than the clip, a frame shows the step centred nearest to it.
 
     Returns:
         The path written.
@@ -87,28 +101,41 @@ def save_attention_figure(model: keras.Model, clip, path: str | Path,
     import matplotlib.pyplot as plt
 
     batch = _as_batch(model, clip)
-    name, maps = spatiotemporal_attention(model, batch, layer)
-    frames = batch[0]
+    names = (
+        [candidate.name for candidate in _attention_layers(model)] if layer == "all"
+        else [layer]
+    )
+    maps = [spatiotemporal_attention(model, batch, name) for name in names]
+    frames = np.clip(batch[0], 0.0, 1.0)
+    frames = np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
     t, h, w = frames.shape[:3]
-    steps = maps.shape[0]
-    low, high = float(maps.min()), float(maps.max())
     colormap = plt.get_cmap("jet")
-    fig, axes = plt.subplots(3, t, figsize=(1.6 * t, 5.2), squeeze=False)
+    rows = [("(a) frames", [frames[i] for i in range(t)])]
+    for name, st_map in maps:
+        low, high = float(st_map.min()), float(st_map.max())
+        heats = []
+        for i in range(t):
+            step = st_map[_frame_step(i, t, st_map.shape[0])]
+            resized = cv2.resize(step, (w, h), interpolation=cv2.INTER_LINEAR)
+            heats.append(colormap((resized - low) / max(high - low, 1e-8))[..., :3])
+        overlays = [0.5 * frame + 0.5 * heat for frame, heat in zip(frames, heats)]
+        scale = f"{low:.2f}-{high:.2f}"
+        if len(maps) == 1:
+            rows += [(f"(b) attention\n{scale}", heats), ("(c) overlay", overlays)]
+        else:
+            rows.append((f"{name}\n{scale}", overlays))
+    fig, axes = plt.subplots(len(rows), t, figsize=(1.6 * t + 0.6, 1.7 * len(rows) + 0.5),
+                             squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for i, image in enumerate(images):
+            axes[r, i].imshow(image)
+            axes[r, i].set_xticks([])
+            axes[r, i].set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=7)
     for i in range(t):
-        frame = np.clip(frames[i], 0.0, 1.0)
-        frame = np.repeat(frame, 3, axis=-1) if frame.shape[-1] == 1 else frame
-        step = min(i * steps // t, steps - 1)
-        resized = cv2.resize(maps[step], (w, h), interpolation=cv2.INTER_LINEAR)
-        scaled = (resized - low) / max(high - low, 1e-8)
-        heat = colormap(scaled)[..., :3]
-        for row, image in enumerate([frame, heat, 0.5 * frame + 0.5 * heat]):
-            axes[row, i].imshow(image)
-            axes[row, i].set_xticks([])
-            axes[row, i].set_yticks([])
         axes[0, i].set_title(f"frame {i}", fontsize=8)
-    for row, label in enumerate(["(a) frames", "(b) attention", "(c) overlay"]):
-        axes[row, 0].set_ylabel(label, fontsize=8)
-    heading = f"{model.name}: {name}, weights {low:.2f} (blue) - {high:.2f} (red)"
+    heading = (f"{model.name}: {names[0] if len(names) == 1 else 'STAM maps'}, "
+               "weights low (blue) to high (red)")
     fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=9)
     fig.tight_layout()
     path = Path(path)
@@ -119,7 +146,7 @@ def save_attention_figure(model: keras.Model, clip, path: str | Path,
 
 
 def attention_figure_for_run(run_dir: str | Path, data: str | None = None, index: int = 0,
-                             out: str | Path | None = None, layer: str | None = None) -> Path:
+                             out: str | Path | None = None, layer: str | None = "all") -> Path:
     """Fig. 7 for clip ``index`` of a trained run's data (the ``ferzoo attention`` command).
 
     Args:
@@ -128,7 +155,8 @@ def attention_figure_for_run(run_dir: str | Path, data: str | None = None, index
             data. The clip is sampled and resized as in evaluation (no augmentation).
         index: which clip of ``data`` (in file order).
         out: PNG path; default ``<run_dir>/attention_<clip id>.png``.
-        layer: attention layer name (default: the first, one map per frame).
+        layer: an attention layer's name for the paper's three-row figure, or ``"all"``
+            (default): one overlay row per attention layer.
 
     Returns:
         The path written.

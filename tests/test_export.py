@@ -291,3 +291,22 @@ def test_evaluation_scores_every_artefact_like_numpy(toy_model, tmp_path):
     for artefact in report.artefacts:  # float formats agree clip by clip
         assert artefact.accuracy == pytest.approx(expected_war)
     assert "| WAR | UAR |" in (tmp_path / "model_card.md").read_text()
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(return_sequences=True), dict(go_backwards=True, return_sequences=True),
+    dict(return_state=True),
+])
+def test_lstm_rewrite_is_exact_and_undone(options):
+    keras.utils.set_random_seed(0)
+    sequences = keras.Input((5, 7))
+    lstm = keras.layers.LSTM(6, **options)
+    model = keras.Model(sequences, lstm(sequences))
+    x = np.random.default_rng(0).uniform(size=(2, 5, 7)).astype("float32")
+    expected = keras.tree.flatten(model(x))
+    with export_module.tflite_rewrites(model) as notes:
+        got = keras.tree.flatten(model(x))
+    assert notes == ["1 LSTM layer(s) unrolled over T, gates fused"]
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    assert "call" not in vars(lstm)

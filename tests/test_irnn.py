@@ -47,21 +47,45 @@ def test_recurrent_matrix_starts_as_identity():
     np.testing.assert_array_equal(_weights_by_kind(scaled)["recurrent_kernel"][0], 0.5 * np.eye(4))
 
 
+def _check_normal(kernel, stddev):
+    n = kernel.size
+    assert abs(kernel.mean()) < 5 * stddev / np.sqrt(n)
+    assert kernel.std() == pytest.approx(stddev, rel=0.03)
+    # A normal, not a uniform: ~68.3% of the values lie within one stddev.
+    assert np.mean(np.abs(kernel) < stddev) == pytest.approx(0.683, abs=0.01)
+
+
 def test_kernel_is_normal_with_stddev_0_001_and_bias_is_zero():
     keras.utils.set_random_seed(1)
-    layer = IRNN(200, num_layers=2)
+    layer = IRNN(200, num_layers=3)
     layer.build((None, 4, 300))
     weights = _weights_by_kind(layer)
     assert KERNEL_STDDEV == 0.001
-    for kernel in weights["kernel"]:  # 60,000 and 40,000 samples
-        n = kernel.size
-        assert abs(kernel.mean()) < 5 * KERNEL_STDDEV / np.sqrt(n)
-        assert kernel.std() == pytest.approx(KERNEL_STDDEV, rel=0.03)
-        # A normal, not a uniform: ~68.3% of the values lie within one stddev.
-        assert np.mean(np.abs(kernel) < KERNEL_STDDEV) == pytest.approx(0.683, abs=0.01)
+    assert [k.shape for k in weights["kernel"]] == [(300, 200), (200, 200), (200, 200)]
+    _check_normal(weights["kernel"][0], KERNEL_STDDEV)  # 60,000 samples
+    # Between stacked layers: He-normal / sqrt(T) = sqrt(2 / (200 * 4)).
+    for kernel in weights["kernel"][1:]:
+        _check_normal(kernel, np.sqrt(2 / (200 * 4)))
     for bias in weights["bias"]:
         np.testing.assert_array_equal(bias, 0.0)
-    assert [k.shape for k in weights["kernel"]] == [(300, 200), (200, 200)]
+    all_small = IRNN(200, num_layers=2, hidden_kernel_stddev=0.001)
+    all_small.build((None, 4, 300))
+    _check_normal(_weights_by_kind(all_small)["kernel"][1], 0.001)
+
+
+def test_stacked_layers_keep_the_signal_scale():
+    """With the default initialisation a deep stack neither vanishes nor explodes."""
+    keras.utils.set_random_seed(2)
+    x = np.abs(np.random.default_rng(0).normal(size=(64, 8, 200))).astype("float32")
+    first = _np_mean_abs(IRNN(150, num_layers=1)(x))
+    deep = _np_mean_abs(IRNN(150, num_layers=6)(x))
+    assert 0.1 < deep / first < 10, (first, deep)
+    tiny = _np_mean_abs(IRNN(150, num_layers=6, hidden_kernel_stddev=0.001)(x))
+    assert tiny / first < 1e-6  # the all-0.001 stack: the signal is gone
+
+
+def _np_mean_abs(tensor):
+    return float(np.mean(np.abs(keras.ops.convert_to_numpy(tensor))))
 
 
 @pytest.mark.parametrize("relu", [True, False])

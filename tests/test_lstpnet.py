@@ -321,3 +321,18 @@ def test_lstpnet_recipe_and_sampling_are_registered():
     get_sampler(entry.sampling)
     recipe = get_recipe(entry.recipe)
     assert (recipe.optimizer, recipe.learning_rate, recipe.epochs) == ("sgd", 0.01, 100)
+
+
+def test_convert_command(tmp_path, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    convert.add_subcommands(parser.add_subparsers(dest="command"))
+    tiny = ferzoo.registry.resolve_kwargs("lstpnet", "tiny")
+    path = convert.save_state_dict_npz(_tiny_state_dict(), tmp_path / "w.npz")
+    sets = [f"{k}={tiny[k]}" for k in ("frames", "image_size", "width", "heads", "dim_head",
+                                         "mlp_dim")]
+    args = parser.parse_args(["convert", "lstpnet_weights", str(path),
+                              str(tmp_path / "m.keras"), "--set", *sets])
+    assert args.func(args) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "m.keras").is_file()

@@ -37,6 +37,8 @@ def test_figure_is_written(model, tmp_path):
     clip = np.random.default_rng(1).uniform(size=(1, 5, 32, 32, 3)).astype("float32")
     path = save_attention_figure(model, clip, tmp_path / "attention.png")
     assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
+    path = save_attention_figure(model, clip, tmp_path / "one.png", layer="ir_b_attention")
+    assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_errors_say_what_to_do(model):

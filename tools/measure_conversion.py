@@ -67,7 +67,8 @@ def main(argv=None) -> None:
           f"{clips} clips, {frames} frames (480x270) in {elapsed:.1f} s -> "
           f"{clips / elapsed:.2f} clips/s, {frames / elapsed:.1f} frames/s "
           f"(skipped {report['skipped']}); CPU {cpu:.1f} s = {frames / cpu:.1f} frames "
-          f"per CPU-second, load average {os.getloadavg()[0]:.1f}")
+          f"per CPU-second, load average {os.getloadavg()[0]:.1f}; peak memory "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

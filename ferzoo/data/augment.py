@@ -36,13 +36,47 @@ def _rotation_transform(angle, height, width):
 
 
 def rotate(frames, angle):
-    """Rotate every frame of a (T, H, W, C) clip by ``angle`` radians (zero fill)."""
+    """Rotate every frame of a (T, H, W, C) clip by ``angle`` radians (zero fill).
+
+    Bilinear, the same pixels as TensorFlow's ``ImageProjectiveTransformV3`` (BILINEAR,
+    CONSTANT 0), written as 4 row gathers over a (H*W, T*C) layout: every frame and channel
+    of a pixel move together, ~2.5x faster than the projective-transform op on CPU.
+    """
     shape = tf.shape(frames)
-    transform = tf.tile(_rotation_transform(angle, shape[1], shape[2])[None], [shape[0], 1])
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=frames, transforms=transform, output_shape=shape[1:3],
-        interpolation="BILINEAR", fill_mode="CONSTANT", fill_value=0.0,
-    )
+    t, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    a = _rotation_transform(angle, h, w)
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    ys, xs = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")
+    sx, sy = a[0] * xs + a[1] * ys + a[2], a[3] * xs + a[4] * ys + a[5]  # source of (x, y)
+    x0, y0 = tf.floor(sx), tf.floor(sy)
+    fx, fy = sx - x0, sy - y0
+    # (T, H, W, C) -> (H*W + 1, T*C): a row per pixel, then a zero row for "outside".
+    rows = tf.reshape(tf.transpose(frames, [1, 2, 0, 3]), [h * w, t * c])
+    rows = tf.concat([rows, tf.zeros([1, t * c], frames.dtype)], 0)
+    out = 0.0
+    for dx, dy, weight in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                           (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = x0 + dx, y0 + dy
+        inside = (xi >= 0) & (xi <= wf - 1) & (yi >= 0) & (yi <= hf - 1)
+        index = tf.where(inside, tf.cast(yi, tf.int32) * w + tf.cast(xi, tf.int32), h * w)
+        out += tf.gather(rows, tf.reshape(index, [-1])) * tf.cast(
+            tf.reshape(weight, [-1, 1]), frames.dtype)
+    return tf.transpose(tf.reshape(out, [h, w, t, c]), [2, 0, 1, 3])
+
+
+def resize_frames(frames, size):
+    """Resize a (T, H, W, C) clip to ``size`` (H, W): antialiased when it shrinks, plain
+    bilinear when it grows (antialiasing gives the same pixels at ~6x the cost), not at
+    all when it has the size already."""
+    shape = tf.shape(frames)
+    shrinks = tf.logical_or(shape[1] > size[0], shape[2] > size[1])
+    same = tf.logical_and(tf.equal(shape[1], size[0]), tf.equal(shape[2], size[1]))
+    branch = tf.where(same, 0, tf.where(shrinks, 1, 2))
+    static = [frames.shape[0], *size, frames.shape[-1]]
+    return tf.switch_case(branch, [
+        lambda: tf.ensure_shape(tf.cast(frames, tf.float32), static),  # as resize: float
+        lambda: tf.image.resize(frames, size, antialias=True),
+        lambda: tf.image.resize(frames, size)])
 
 
 def crop_window(height, width, fraction, training, positions="any"):
@@ -66,7 +100,8 @@ def crop_window(height, width, fraction, training, positions="any"):
     return top, left, ch, cw
 
 
-def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
+def augment_clip(streams: dict, config: dict | None, training: bool,
+                 size: tuple[int, int] | None = None) -> dict:
     """Apply one random geometry to every stream of a clip.
 
     Args:
@@ -75,6 +110,9 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
         config: augmentation settings (see module docstring); None: no augmentation.
         training: random draws when True; the deterministic test-time version otherwise
             (centre crop only).
+        size: (H, W) of the output: every stream is resized to it right after the crop,
+            so that flips and rotations work on the output's pixels (4x fewer from 224
+            to 112). None: no resize.
     """
     config = dict(DEFAULT_AUGMENT if config is None else config)
     out = dict(streams)
@@ -85,15 +123,16 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
         top, left, ch, cw = crop_window(height, width, float(fraction), training,
                                         config.get("crop_positions", "any"))
         out = {k: v[:, top:top + ch, left:left + cw, :] for k, v in out.items()}
+    if size is not None:
+        out = {k: resize_frames(v, size) for k, v in out.items()}
     if not training:
         return out
     if config.get("flip"):
         flip = tf.random.uniform(()) < 0.5
         for key in list(out):
-            mirrored = tf.reverse(out[key], axis=[2])
-            if key == "flow":  # dx changes sign: 128 + s*dx -> 128 - s*dx
-                mirrored = tf.concat([1.0 - mirrored[..., :1], mirrored[..., 1:]], axis=-1)
-            out[key] = tf.where(flip, mirrored, out[key])
+            # tf.cond mirrors only the clips drawn (tf.where computed both, ~4x the cost).
+            out[key] = tf.cond(flip, lambda v=out[key], k=key: _mirror(v, k),
+                               lambda v=out[key]: v)
     max_degrees = config.get("rotate") or 0.0
     if max_degrees:
         angle = tf.random.uniform((), -max_degrees, max_degrees) * (math.pi / 180.0)
@@ -103,3 +142,10 @@ def augment_clip(streams: dict, config: dict | None, training: bool) -> dict:
             zero = tf.constant(ZERO_FLOW)  # the corners rotated in are still (no motion)
             out["flow"] = rotate(out["flow"] - zero, angle) + zero
     return out
+
+
+def _mirror(frames, key):
+    mirrored = tf.reverse(frames, axis=[2])
+    if key == "flow":  # dx changes sign: 128 + s*dx -> 128 - s*dx
+        mirrored = tf.concat([1.0 - mirrored[..., :1], mirrored[..., 1:]], axis=-1)
+    return mirrored

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import tensorflow as tf
 
-from ferzoo.data.augment import ZERO_FLOW, augment_clip
+from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
@@ -174,20 +174,63 @@ def _subject_filter(subjects: Iterable[str] | None, exclude: bool):
     return keep
 
 
-def _decode_frames(encoded, channels: int):
-    frames = tf.map_fn(
+def _decode_uint8(encoded, channels: int):
+    return tf.map_fn(
         lambda b: tf.io.decode_image(b, channels=channels, expand_animations=False),
         encoded, fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8),
     )
-    return tf.image.convert_image_dtype(frames, tf.float32)
+
+
+def _decode_frames(encoded, channels: int):
+    return tf.image.convert_image_dtype(_decode_uint8(encoded, channels), tf.float32)
+
+
+def _pick_frames(stored, index):
+    """Frames ``index`` of a clip as float32 in [0, 1]: decoded here from JPEG/PNG bytes,
+    or taken from frames decoded earlier (uint8, ``cache="frames"``)."""
+    picked = tf.gather(stored, index)
+    if stored.dtype == tf.uint8:
+        return tf.image.convert_image_dtype(picked, tf.float32)
+    return _decode_frames(picked, 3)
+
+
+def decode_all_frames(example: dict, spec: InputSpec, augment: dict | None) -> dict:
+    """Decode every stored frame of a clip once, for a cache of decoded clips.
+
+    ``image/encoded`` (and ``flow/encoded`` when the spec has a flow stream) become
+    ``image/decoded`` / ``flow/decoded``: uint8 (N, h, w, C), shrunk (antialiased) to the
+    size whose crop (the augmentation's) is ``spec.image_size``. :func:`parse_clip` takes
+    such examples as they are.
+    """
+    config = DEFAULT_AUGMENT if augment is None else augment
+    fraction = float(config.get("crop") or 1.0)
+    # The side whose crop rounds to the model's side (224 / 0.9 -> 249, crop 224): the
+    # crop then needs no resize at all.
+    size = tuple(max(side, round(side / fraction)) for side in spec.image_size)
+    out = {k: v for k, v in example.items() if not k.endswith("/encoded")}
+    for prefix, stream in (("image", "video"), ("flow", "flow")):
+        if stream not in spec.streams:
+            continue
+        frames = _decode_uint8(example[f"{prefix}/encoded"], 3)
+        shape = tf.shape(frames)
+        frames = tf.cond(
+            tf.logical_and(shape[1] > size[0], shape[2] > size[1]),
+            lambda f=frames: tf.cast(tf.round(resize_frames(f, size)), tf.uint8),
+            lambda f=frames: f)
+        out[f"{prefix}/decoded"] = frames
+    return out
 
 
 def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | None,
                num_classes: int | None = None, target: str = "label"):
-    """Decoded example -> (inputs dict, target): sample, decode, augment, resize."""
-    encoded = example["image/encoded"]
+    """Decoded example -> (inputs dict, target): sample, decode, augment, resize.
+
+    The example's frames are JPEG/PNG bytes (``image/encoded``) or, from a cache of
+    decoded clips, uint8 frames (``image/decoded``, see :func:`decode_all_frames`).
+    """
+    stored = example["image/decoded" if "image/decoded" in example else "image/encoded"]
     clip_id = example["clip/id"]
-    num = tf.shape(encoded)[0]
+    num = tf.shape(stored)[0]
     checks = [tf.debugging.Assert(num > 0, ["clip", clip_id, "has no frames"])]
     label = tf.cast(example["clip/label/index"], tf.int32)
     if num_classes is not None:
@@ -201,23 +244,23 @@ def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | N
                                tf.cast(example["clip/apex_index"], tf.int32))
     streams = {}
     if "video" in spec.streams:
-        streams["video"] = _decode_frames(tf.gather(encoded, index), 3)
+        streams["video"] = _pick_frames(stored, index)
     if "flow" in spec.streams:
-        flow_encoded = example["flow/encoded"]
-        n_flow = tf.shape(flow_encoded)[0]
+        flow_stored = example["flow/decoded" if "flow/decoded" in example else "flow/encoded"]
+        n_flow = tf.shape(flow_stored)[0]
         checks = [tf.debugging.Assert(
             n_flow > 0, ["clip", clip_id, "has no optical-flow stream; convert with --flow"])]
         count = spec.flow_frames or spec.frames - 1
         with tf.control_dependencies(checks):
             flow_index, still = segment_flow_index(index)
             flow_index = tf.minimum(flow_index[:count], n_flow - 1)
-        flow = _decode_frames(tf.gather(flow_encoded, flow_index), 3)
+        flow = _pick_frames(flow_stored, flow_index)
         # A frame and its padding copy do not move: zero flow, stored as (128, 128, 0).
         streams["flow"] = tf.where(still[:count, None, None, None], tf.constant(ZERO_FLOW), flow)
-    streams = augment_clip(streams, augment, training)
+    # Resized right after the crop: flips and rotations work on the output's pixels.
+    streams = augment_clip(streams, augment, training, size=spec.image_size)
     out = {}
     for key, value in streams.items():
-        value = tf.image.resize(value, spec.image_size, antialias=True)
         if key == "video" and spec.channels == 1:
             value = tf.image.rgb_to_grayscale(value)
         out[key] = tf.clip_by_value(value, 0.0, 1.0)
@@ -246,7 +289,7 @@ def make_dataset(
     skip_corrupt: bool = False,
     drop_remainder: bool | None = None,
     with_info: bool = False,
-    cache: bool = False,
+    cache: bool | str = False,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, target)`` from TFRecord shards.
 
@@ -265,7 +308,15 @@ def make_dataset(
             of failing.
         with_info: also yield a dict with ``clip_id`` and ``subject`` per clip
             (evaluation reports).
+        cache: keep what the first pass read in memory: ``True`` or ``"records"``, the
+            serialized records (saves file reads only); ``"frames"``, every clip's frames
+            decoded and shrunk to the size the model needs (saves the JPEG decoding, the
+            main cost, from the second epoch on; needs about clips x stored frames x
+            (image size / crop)^2 x 3 bytes of memory). docs/performance.md has figures.
     """
+    if cache not in (False, True, "records", "frames"):
+        raise ValueError(f"cache={cache!r}; use False, 'records' or 'frames'")
+    cache_frames = cache == "frames"
     files = resolve_files(data, split)
     if skip_corrupt:
         bad = scan_records(files)
@@ -291,15 +342,20 @@ def make_dataset(
     )
     if record_shard:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    if cache:
+    if cache and not cache_frames:
         ds = ds.cache()
-    if training:
+    if training and not cache_frames:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
     if subjects is not None:
         ds = ds.filter(_subject_filter(subjects, exclude=False))
     if exclude_subjects:
         ds = ds.filter(_subject_filter(exclude_subjects, exclude=True))
+    if cache_frames:
+        ds = ds.map(lambda example: decode_all_frames(example, spec, augment),
+                    num_parallel_calls=AUTOTUNE, deterministic=not training).cache()
+        if training:
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def parse(example):
         inputs, y = parse_clip(example, spec, training, augment, num_classes, target)

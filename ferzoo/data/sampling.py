@@ -145,20 +145,25 @@ def segments(num_frames, frames, training, apex_index, duration=2):
     return tf.reshape(tf.minimum(pairs, n - 1), (-1,))[:frames]
 
 
-@register_sampler("until_apex")
-def until_apex(num_frames, frames, training, apex_index):
-    """The ``frames`` consecutive frames that end at the clip's apex (Jain et al. 2018).
+@register_sampler("to_apex")
+def to_apex(num_frames, frames, training, apex_index):
+    """``frames`` frames evenly spaced from the first frame to the apex, both included.
 
-    The hybrid CNN-RNN reads the P frames before time t, [t-P, t] (Sec. 3.3); for a
-    clip-level label t is the peak of the expression: the stored apex frame, or the last
-    frame when the apex is unknown (CK+ clips end at the peak). For an MMI-style clip
-    (neutral -> apex -> neutral) the window is the onset, not the return to neutral.
-    A window reaching before the first frame repeats the first frame.
+    The hybrid CNN-RNN (Jain et al. 2018, Sec. 3.3) reads the P frames before time t,
+    [t-P, t]; for a clip-level label t is the peak of the expression: the stored apex
+    frame, or the last frame when the apex is unknown (CK+ clips end at the peak). The P
+    frames are spread over the whole onset, so that the RNN always sees the neutral start
+    as well as the peak (a window of P consecutive frames would hold only the top of the
+    rise of a long clip); an MMI-style clip (neutral -> apex -> neutral) is read up to
+    its apex. With ``frames=1`` this is the apex alone; a span shorter than ``frames``
+    repeats frames. Deterministic (no jitter in training).
     """
     del training
     end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
-    idx = tf.range(frames, dtype=tf.int32) + end - frames + 1
-    return tf.maximum(idx, 0)
+    if frames == 1:
+        return tf.reshape(end, [1])
+    steps = tf.linspace(0.0, tf.cast(end, tf.float32), frames)
+    return tf.cast(tf.round(steps), tf.int32)
 
 
 @register_sampler("rfscnn_segment")

@@ -510,7 +510,8 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
         rows += [np.array([[side * 0.09, s.eye_y + 0.03], [side * 0.17, s.eye_y + 0.13]])
                  for side in (-1.0, 1.0)]
         p.lines(rows, _shade(skin, 1 - 0.5 * depth), 0.022)
-    wings = [np.array([[side * nwid * 0.75, ny - 0.13 + lift], [side * nwid * 1.05, ny - 0.06 + lift],
+    wings = [np.array([[side * nwid * 0.75, ny - 0.13 + lift],
+                       [side * nwid * 1.05, ny - 0.06 + lift],
                        [side * nwid, ny + lift], [side * nwid * 0.7, ny + 0.03 + lift]])
              for side in (-1.0, 1.0)]
     p.lines(wings, _shade(skin, 0.78), 0.022)
@@ -530,7 +531,8 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
     y_iu = curve - (0.25 * opening + 0.13 * ulr) * env
     y_il = curve + 0.75 * opening * env
     bow = np.exp(-(t / 0.18) ** 2)
-    y_ou = y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5 * (1 - 0.3 * bow)
+    y_ou = (y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5
+            * (1 - 0.3 * bow))
     y_ol = y_il + 1.3 * s.lip_t * press * (1 - 0.3 * ls) * (1 - t ** 2) ** 0.6
 
     # nasolabial folds run from the nose wings to just outside the mouth corners

@@ -13,6 +13,8 @@ quantises to int8 (no WHILE loop; see SPEC.md, last section).
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -31,9 +33,20 @@ class IRNN(keras.layers.Layer):
         h_t = act(x_t @ W_in + h_{t-1} @ W_rec + b)
 
     with ``act`` = ReLU (the IRNN) or tanh (``relu=False``: the plain "CNN-RNN" of
-    Jain et al., Table 1), ``W_rec`` initialised to ``recurrent_gain * I``, ``W_in`` to
-    N(0, ``kernel_stddev``^2) and ``b`` to zero. Layer ``l + 1`` reads the hidden-state
-    sequence of layer ``l``.
+    Jain et al., Table 1), ``W_rec`` initialised to ``recurrent_gain * I``, ``W_in`` of
+    the first layer to N(0, ``kernel_stddev``^2) and ``b`` to zero. Layer ``l + 1``
+    reads the hidden-state sequence of layer ``l``.
+
+    The kernels between stacked layers start from N(0, ``hidden_kernel_stddev``^2),
+    by default sqrt(2 / (units * T)): He-normal divided by sqrt(T), because a ReLU layer
+    with an identity recurrence sums its inputs over the T steps. Le et al. give
+    N(0, 0.001^2) for the input weights of their (single-layer) IRNNs; used between the
+    layers of a stack, each layer scales the signal by ~0.001 * sqrt(units) (0.012 for
+    150 units), so the sixth layer of Jain et al.'s best stack sees ~1e-10 of its input;
+    with plain He-normal each layer grows it ~sqrt(T) times (x2.8 per layer for T = 8).
+    Measured on the synthetic data (frozen CNN features, T = 8, 6 x 150 units): with
+    0.001 everywhere the loss stayed at ln 6 for 30 epochs with SGD and with Adam.
+    ``hidden_kernel_stddev=0.001`` gives that all-0.001 stack.
 
     Args:
         units: hidden units per layer (Jain et al. Table 2: best 150).
@@ -41,7 +54,9 @@ class IRNN(keras.layers.Layer):
         relu: ReLU activation (IRNN) when True, tanh when False.
         return_sequences: return every step of the last layer, ``(B, T, units)``,
             instead of its last step, ``(B, units)``.
-        kernel_stddev: standard deviation of the input-kernel initialiser.
+        kernel_stddev: standard deviation of the first layer's input-kernel initialiser.
+        hidden_kernel_stddev: the same for the kernels between stacked layers (None:
+            sqrt(2 / (units * T)), see above).
         recurrent_gain: scale of the identity the recurrent matrix starts from.
         kernel_regularizer: optional regulariser of the input kernels.
         recurrent_regularizer: optional regulariser of the recurrent matrices.
@@ -71,6 +86,7 @@ class IRNN(keras.layers.Layer):
         relu: bool = True,
         return_sequences: bool = False,
         kernel_stddev: float = KERNEL_STDDEV,
+        hidden_kernel_stddev: float | None = None,
         recurrent_gain: float = 1.0,
         kernel_regularizer=None,
         recurrent_regularizer=None,
@@ -87,6 +103,9 @@ class IRNN(keras.layers.Layer):
         self.relu = bool(relu)
         self.return_sequences = bool(return_sequences)
         self.kernel_stddev = float(kernel_stddev)
+        self.hidden_kernel_stddev = (
+            None if hidden_kernel_stddev is None else float(hidden_kernel_stddev)
+        )
         self.recurrent_gain = float(recurrent_gain)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
@@ -100,11 +119,16 @@ class IRNN(keras.layers.Layer):
                 f"number of frames"
             )
         features = int(input_shape[-1])
+        hidden_stddev = self.hidden_kernel_stddev
+        if hidden_stddev is None:  # He-normal / sqrt(T): each stacked layer keeps the scale
+            hidden_stddev = math.sqrt(2.0 / (self.units * int(input_shape[1])))
         for i in range(self.num_layers):
             self.kernels.append(self.add_weight(
                 name=f"kernel_{i}",
                 shape=(features if i == 0 else self.units, self.units),
-                initializer=keras.initializers.RandomNormal(stddev=self.kernel_stddev),
+                initializer=keras.initializers.RandomNormal(
+                    stddev=self.kernel_stddev if i == 0 else hidden_stddev
+                ),
                 regularizer=self.kernel_regularizer,
             ))
             self.recurrent_kernels.append(self.add_weight(
@@ -148,6 +172,7 @@ class IRNN(keras.layers.Layer):
             relu=self.relu,
             return_sequences=self.return_sequences,
             kernel_stddev=self.kernel_stddev,
+            hidden_kernel_stddev=self.hidden_kernel_stddev,
             recurrent_gain=self.recurrent_gain,
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             recurrent_regularizer=keras.regularizers.serialize(self.recurrent_regularizer),

@@ -35,14 +35,19 @@ Decisions where the paper is silent or unclear (SPEC.md Sec. 2):
   its dropout); ``feature_source="conv3"`` (any of conv1..conv6) takes that conv layer's
   pooled output, flattened, and ``"conv3+conv6"`` concatenates several: Sec. 3.1 picked
   "every third convolutional layer right after max pooling".
-- P, the number of past frames the RNN reads (Sec. 3.3, [t-P, t]), is ``frames``
-  (default 16), and the clip's prediction is the RNN's output at the last step t. For a
-  clip-level label, t is the peak of the expression: the models' sampling mode
-  ``until_apex`` takes the P frames ending at the clip's apex frame (the last frame
-  when the apex is unknown; CK+ clips end at the peak), so for a neutral -> apex ->
-  neutral (MMI) clip the RNN reads the onset.
+- P, the number of frames the RNN reads (Sec. 3.3, [t-P, t]), is ``frames`` (default
+  16), and the clip's prediction is the RNN's output at the last step t. For a
+  clip-level label t is the peak of the expression: the models' sampling mode
+  ``to_apex`` spreads the P frames evenly from the clip's first frame to its apex (the
+  last frame when the apex is unknown; CK+ clips end at the peak), so the RNN always
+  sees the neutral start and the peak (P consecutive frames would hold only the top of
+  the rise of a long clip), and reads an MMI clip (neutral -> apex -> neutral) up to
+  its apex.
 - ``hybrid_cnn`` (the single-frame "CNN" row of Table 1) takes the same video input and
-  classifies its last frame (``frame_index=-1``): with ``until_apex`` that is the apex.
+  classifies its last frame (``frame_index=-1``): with ``to_apex`` that is the apex.
+- the IRNN's first input kernel starts from N(0, 0.001^2) (Le et al. 2015), the kernels
+  between its stacked layers from He-normal / sqrt(T): with 0.001 there too the 6-layer
+  stack passes ~1e-10 of its input and does not train (see ``ferzoo.layers.IRNN``).
 - the tanh variant (Table 1's "CNN-RNN" row) keeps the IRNN's initialisation and only
   changes the activation, so the pair isolates the effect of the ReLU.
 - conv and FC kernels start from He-normal (the paper names no initialiser; with
@@ -356,7 +361,7 @@ _TINY_CNN = dict(frames=3, image_size=16, filters=(2, 2, 4, 4, 4, 4), fc_units=8
 _TINY = dict(_TINY_CNN, units=6, num_layers=2, rnn_kernel_stddev=0.1)
 # decision: 8 frames of 48x48 train a few epochs on a 2-core CPU in minutes.
 _CPU = {"cpu": dict(frames=8, image_size=48)}
-_COMMON = dict(paper="hybrid_cnn_rnn", sampling="until_apex", recipe="hybrid_paper")
+_COMMON = dict(paper="hybrid_cnn_rnn", sampling="to_apex", recipe="hybrid_paper")
 
 
 @register_model(tiny=_TINY, presets=_CPU, **_COMMON)

@@ -15,15 +15,30 @@ Run folder::
     best.weights.h5          weights of the best validation epoch
     model.keras              the selected model, ready for ``keras.saving.load_model``
     history.csv, tensorboard/, test_report.json, test_confusion.png, test_predictions.csv
+
+Distribution (docs/distributed.md): the strategy comes from ``--strategy`` (``auto``:
+MultiWorkerMirrored when ``TF_CONFIG`` names a cluster, else Mirrored over the local
+GPUs). The recipe's ``batch_size`` is the global batch (``--per-replica-batch`` asks for
+per-replica batch x replicas instead); each replica gets global / replicas clips, and the
+loss is averaged over the global batch, so a step on N replicas equals a step on one
+device with the same global batch. Every worker takes exactly ``steps`` steps per epoch
+(the training data repeats, so a worker whose file shard is short never runs out). Only
+the chief writes into the run folder; the other workers write their copies to a temporary
+folder that is deleted (TensorFlow's multi-worker recipe), and on restart every worker
+loads the chief's last checkpoint, which therefore must be on storage all workers share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
+import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +57,15 @@ from ferzoo.training.evaluate import (
     as_model_inputs, classification_report, evaluate_model, predict_dataset,
 )
 from ferzoo.training.recipes import Recipe, get_recipe
+
+
+class ClusterError(RuntimeError):
+    """A peer of a multi-worker run failed; the run resumes when every worker restarts."""
+
+
+# What a collective op raises when a peer worker died or cannot be reached.
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError, tf.errors.CancelledError)
 
 
 @dataclasses.dataclass
@@ -72,9 +96,15 @@ class TrainConfig:
     train_subjects: list[str] | None = None
     val_subjects: list[str] | None = None
     test_subjects: list[str] | None = None
+    # Scale (docs/distributed.md).
+    per_replica_batch: int | None = None
+    scale_lr: str = "none"
+    mixed_precision: str | None = None
+    jit: bool = False
+    cache: str | None = None  # "records" or "frames": make_dataset's cache of training data
 
     # Fields that may change between a run and its resumption.
-    _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy")
+    _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit", "cache")
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._MUTABLE}
@@ -82,18 +112,170 @@ class TrainConfig:
 
 def make_strategy(kind: str = "auto") -> tf.distribute.Strategy:
     """``auto``: MultiWorkerMirrored when TF_CONFIG names a cluster, else Mirrored over the
-    visible GPUs (or the CPU); ``mirrored``, ``multiworker``, ``default`` force one."""
+    visible GPUs (or the CPU); ``mirrored``, ``multiworker``, ``default`` force one.
+
+    Without GPUs, ``mirrored`` takes every logical CPU device: normally one, several when
+    they were configured with ``tf.config.set_logical_device_configuration`` (tests).
+    Create the strategy before anything else runs TensorFlow ops: MultiWorkerMirrored
+    configures collective ops, which TensorFlow allows only at start-up.
+    """
     if kind == "auto":
         kind = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored"
     if kind == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if kind == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")][:1]
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if kind == "default":
         return tf.distribute.get_strategy()
     raise ValueError(f"unknown strategy {kind!r}; use auto, mirrored, multiworker or default")
+
+
+LR_SCALING = ("none", "linear", "sqrt")
+
+
+def resolve_batch_and_lr(recipe: Recipe, replicas: int, *, batch_size: int | None = None,
+                         per_replica_batch: int | None = None,
+                         learning_rate: float | None = None,
+                         scale_lr: str = "none") -> tuple[int, float]:
+    """The global batch and the learning rate a run uses.
+
+    The recipe's ``learning_rate`` is the rate for its ``batch_size`` (a global batch).
+    The global batch is ``batch_size`` (default: the recipe's) or ``per_replica_batch x
+    replicas``; ``learning_rate`` replaces the recipe's rate. ``scale_lr`` then adapts
+    the rate to a global batch B other than the recipe's B0: ``"none"`` keeps it,
+    ``"linear"`` multiplies it by B / B0 (Goyal et al. 2017, with the recipe's warm-up),
+    ``"sqrt"`` by sqrt(B / B0) (often better for Adam-type optimisers).
+    """
+    if batch_size is not None and per_replica_batch is not None:
+        raise ValueError(
+            f"batch_size={batch_size} and per_replica_batch={per_replica_batch} both given; "
+            "set the global batch or the per-replica batch, not both")
+    if scale_lr not in LR_SCALING:
+        raise ValueError(f"unknown learning-rate scaling {scale_lr!r}; use one of {LR_SCALING}")
+    if per_replica_batch is not None:
+        global_batch = int(per_replica_batch) * replicas
+    else:
+        global_batch = int(batch_size or recipe.batch_size)
+    if global_batch < replicas or global_batch % replicas:
+        raise ValueError(
+            f"the global batch {global_batch} does not split evenly over {replicas} replicas; "
+            f"use a multiple of {replicas} or --per-replica-batch")
+    lr = float(learning_rate if learning_rate is not None else recipe.learning_rate)
+    ratio = global_batch / recipe.batch_size
+    if scale_lr == "linear":
+        lr *= ratio
+    elif scale_lr == "sqrt":
+        lr *= math.sqrt(ratio)
+    return global_batch, lr
+
+
+MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None):
+    """Build layers under the Keras dtype policy ``name`` (None: leave it), then restore.
+
+    A layer keeps the policy it was built with, so the rest of the process is unaffected.
+    """
+    if name is None:
+        yield
+        return
+    if name not in MIXED_POLICIES + ("float32",):
+        raise ValueError(f"unknown mixed-precision policy {name!r}; use one of {MIXED_POLICIES}")
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_output_problems(model: keras.Model) -> list[str]:
+    """Outputs of ``model`` that are not computed in float32 (a softmax in float16 or
+    bfloat16 loses precision); each entry names the layer and the fix. Nested models and
+    wrappers (``TimeDistributed``) are looked into: their inner layer computes."""
+    problems = []
+    for tensor in model.outputs:
+        layer = tensor._keras_history.operation
+        if isinstance(layer, keras.Model) and layer is not model:
+            problems += float32_output_problems(layer)
+            continue
+        inner = getattr(layer, "layer", layer) if isinstance(layer, keras.layers.Wrapper) else layer
+        compute = getattr(getattr(inner, "dtype_policy", None), "compute_dtype", "float32")
+        if keras.backend.standardize_dtype(tensor.dtype) != "float32" or compute != "float32":
+            problems.append(
+                f"output layer {inner.name!r} computes in {compute}; give it "
+                "dtype=\"float32\" (e.g. Dense(..., activation=\"softmax\", dtype=\"float32\"))")
+    return problems
+
+
+def classification_loss(label_smoothing: float = 0.0):
+    """Per-example cross-entropy of integer labels and softmax probabilities."""
+    cce = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing, reduction=None)
+
+    def loss(y, probs):
+        return cce(tf.one_hot(tf.cast(y, tf.int32), tf.shape(probs)[-1]), probs)
+
+    return loss
+
+
+def regression_loss(y, out):
+    """Per-example squared error of a one-unit regression head."""
+    return tf.reduce_mean(tf.square(tf.cast(y, out.dtype)[:, None] - out), axis=-1)
+
+
+def make_train_step(strategy: tf.distribute.Strategy, model: keras.Model,
+                    optimizer: keras.optimizers.Optimizer, loss_fn, global_batch: int, *,
+                    count_correct: bool = True, jit: bool = False):
+    """One synchronous training step over every replica of ``strategy``.
+
+    Returns a ``tf.function`` ``(inputs, y) -> (loss, correct)`` taking a distributed
+    batch (from ``distribute_datasets_from_function``); ``loss`` is the mean over the
+    global batch, ``correct`` the count of right argmax predictions. Each replica
+    averages its per-example losses over ``global_batch`` and the optimiser sums the
+    replicas' gradients, so the step equals one on a single device with the whole global
+    batch. A ``LossScaleOptimizer`` (mixed_float16) scales the loss here and unscales the
+    gradients in ``apply_gradients``. ``jit`` compiles the forward and backward pass with
+    XLA; the gradient all-reduce and the update stay outside the compiled function
+    (collectives cannot run inside it).
+    """
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def gradients(inputs, y):
+        with tf.GradientTape() as tape:
+            out = model(as_model_inputs(model, inputs), training=True)
+            per_example = loss_fn(y, tf.cast(out, tf.float32))
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(
+                    tf.add_n([tf.cast(l, tf.float32) for l in model.losses]))
+            target = optimizer.scale_loss(loss) if scaled else loss
+        grads = tape.gradient(target, model.trainable_variables)
+        if count_correct:
+            hits = tf.equal(tf.argmax(out, -1, output_type=tf.int32), tf.cast(y, tf.int32))
+            correct = tf.reduce_sum(tf.cast(hits, tf.float32))
+        else:
+            correct = tf.constant(0.0)
+        return loss, correct, grads
+
+    if jit:
+        gradients = tf.function(gradients, jit_compile=True)
+
+    def step(inputs, y):
+        loss, correct, grads = gradients(inputs, y)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, correct
+
+    @tf.function
+    def train_step(inputs, y):
+        loss, correct = strategy.run(step, args=(inputs, y))
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
+
+    return train_step
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
@@ -129,7 +311,10 @@ class Trainer:
         self.log = log
         self.out = Path(config.out_dir)
         self.entry = registry.get_entry(config.model)
-        self.recipe: Recipe = get_recipe(config.recipe or self.entry.recipe).replace(
+        # The named recipe (its batch is the reference of --scale-lr), then as asked; run()
+        # settles the global batch and the learning rate once the replicas are known.
+        self.base_recipe: Recipe = get_recipe(config.recipe or self.entry.recipe)
+        self.recipe: Recipe = self.base_recipe.replace(
             epochs=config.epochs, batch_size=config.batch_size,
             learning_rate=config.learning_rate,
         )
@@ -141,12 +326,14 @@ class Trainer:
         run_file = self.out / "run.json"
         identity = json.loads(json.dumps(self.config.identity()))
         if run_file.exists():
-            previous = json.loads(run_file.read_text())
-            if previous.get("config") != identity:
-                changed = sorted(
-                    k for k in set(identity) | set(previous.get("config", {}))
-                    if identity.get(k) != previous.get("config", {}).get(k)
-                )
+            previous = json.loads(run_file.read_text()).get("config", {})
+            # A field missing from an older run.json counts as its default.
+            defaults = json.loads(json.dumps(TrainConfig(model="", out_dir="").identity()))
+            changed = sorted(
+                k for k in set(identity) | set(previous)
+                if identity.get(k) != previous.get(k, defaults.get(k))
+            )
+            if changed:
                 raise ValueError(
                     f"{self.out} holds another run (it differs in {changed}); resume it with "
                     "the same settings or pick another --out"
@@ -198,9 +385,8 @@ class Trainer:
 
     # ------------------------------------------------------------ checkpoints
     def _save_epoch(self, epoch: int, state: dict[str, Any]) -> None:
-        if not self.chief:
-            return
-        ckpt = self.out / "ckpt"
+        # Every worker saves (reading a variable may need all of them), into save_root.
+        ckpt = self.save_root / "ckpt"
         ckpt.mkdir(exist_ok=True)
         stem = ckpt / f"epoch-{epoch:04d}"
         self.model.save_weights(f"{stem}.tmp.weights.h5")
@@ -210,12 +396,13 @@ class Trainer:
             np.savez(f, *opt_values)
         os.replace(f"{stem}.tmp.opt.npz", f"{stem}.opt.npz")
         state = dict(state, checkpoint=str(stem.name))
-        atomic_write_text(self.out / "state.json", json.dumps(state, indent=1))
+        atomic_write_text(self.save_root / "state.json", json.dumps(state, indent=1))
         for old in ckpt.glob("epoch-*"):
             if not old.name.startswith(stem.name):
                 old.unlink()
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Load the chief's last checkpoint (every worker does, from the run folder)."""
         stem = self.out / "ckpt" / state["checkpoint"]
         self.model.load_weights(f"{stem}.weights.h5")
         with np.load(f"{stem}.opt.npz") as saved:
@@ -224,50 +411,21 @@ class Trainer:
             raise ValueError(f"{stem}.opt.npz does not match the optimiser of this model")
         for variable, value in zip(self.optimizer.variables, values):
             variable.assign(value)
+        best = self.out / "best.weights.h5"
+        if self.save_root != self.out and best.exists():
+            # Nobody writes it now: the chief is restoring too (or waiting for us).
+            shutil.copyfile(best, self.save_root / "best.weights.h5")
 
     # --------------------------------------------------------------- training
     def _loss_fn(self):
         if self.entry.head == "regression":
-            return lambda y, out: tf.reduce_mean(
-                tf.square(tf.cast(y, out.dtype)[:, None] - out), axis=-1)
-        smoothing = self.recipe.label_smoothing
-        cce = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing, reduction=None)
-
-        def loss(y, probs):
-            return cce(tf.one_hot(tf.cast(y, tf.int32), tf.shape(probs)[-1]), probs)
-
-        return loss
-
-    def _build_steps(self, global_batch: int):
-        strategy, model, optimizer = self.strategy, self.model, self.optimizer
-        loss_fn = self._loss_fn()
-        regression = self.entry.head == "regression"
-
-        def step(inputs, y):
-            with tf.GradientTape() as tape:
-                out = model(as_model_inputs(model, inputs), training=True)
-                per_example = loss_fn(y, tf.cast(out, tf.float32))
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-                if model.losses:
-                    loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            if regression:
-                correct = tf.constant(0.0)
-            else:
-                hits = tf.equal(tf.argmax(out, -1, output_type=tf.int32), tf.cast(y, tf.int32))
-                correct = tf.reduce_sum(tf.cast(hits, tf.float32))
-            return loss, correct
-
-        @tf.function
-        def train_step(inputs, y):
-            loss, correct = strategy.run(step, args=(inputs, y))
-            return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                    strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
-
-        return train_step
+            return regression_loss
+        return classification_loss(self.recipe.label_smoothing)
 
     def _dataset_fn(self, per_replica_batch: int):
+        # Repeated: an epoch is a fixed number of steps, the same on every worker, and a
+        # worker whose shard ends early starts it again instead of leaving the others
+        # waiting in an all-reduce. (An empty shard still ends: repeat() stops then.)
         def fn(context: tf.distribute.InputContext):
             return make_dataset(
                 self.train_files, self.spec, training=True, batch_size=per_replica_batch,
@@ -275,8 +433,8 @@ class Trainer:
                 exclude_subjects=self.val_subjects, augment=self.recipe.augment,
                 num_classes=self._num_classes, target=self._target,
                 seed=self.config.seed, input_context=context,
-                skip_corrupt=self.config.skip_corrupt,
-            )
+                skip_corrupt=self.config.skip_corrupt, cache=self.config.cache or False,
+            ).repeat()
         return fn
 
     def _validate(self) -> dict[str, float]:
@@ -311,25 +469,51 @@ class Trainer:
             )
         return error
 
+    def _build(self, steps: int) -> None:
+        """Model and optimiser under the strategy, in the run's dtype policy."""
+        cfg = self.config
+        with self.strategy.scope(), dtype_policy(cfg.mixed_precision):
+            self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            self.optimizer = self.recipe.make_optimizer(steps)
+            if cfg.mixed_precision == "mixed_float16":
+                # float16 gradients underflow without loss scaling; bfloat16 has float32's
+                # exponent range and needs none.
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
+            self.optimizer.build(self.model.trainable_variables)
+        if cfg.mixed_precision:
+            for problem in float32_output_problems(self.model):
+                self.log(f"warning: {problem} (the loss is computed in float32 regardless)")
+
     def run(self) -> dict[str, Any]:
         """Train (resuming if the run folder has a checkpoint), select, test, report."""
         cfg = self.config
         state = self._check_run_folder()
         keras.utils.set_random_seed(cfg.seed)
-        self._resolve_data()
+        # The strategy first: MultiWorkerMirrored must configure TensorFlow at start-up.
         self.strategy = make_strategy(cfg.strategy)
         self.chief = is_chief(self.strategy)
+        # Non-chief workers write their checkpoints where nobody reads them (TensorFlow's
+        # multi-worker recipe): the run folder is the chief's.
+        self.save_root = self.out if self.chief else Path(tempfile.mkdtemp(prefix="ferzoo-worker-"))
+        try:
+            return self._run(state)
+        finally:
+            if not self.chief:
+                shutil.rmtree(self.save_root, ignore_errors=True)
+
+    def _run(self, state: dict[str, Any] | None) -> dict[str, Any]:
+        cfg = self.config
+        self._resolve_data()
         replicas = self.strategy.num_replicas_in_sync
-        global_batch = self.recipe.batch_size
-        if global_batch % replicas:
-            raise ValueError(f"batch size {global_batch} is not divisible by {replicas} replicas")
+        global_batch, lr = resolve_batch_and_lr(
+            self.base_recipe, replicas, batch_size=cfg.batch_size,
+            per_replica_batch=cfg.per_replica_batch, learning_rate=cfg.learning_rate,
+            scale_lr=cfg.scale_lr)
+        self.recipe = self.recipe.replace(batch_size=global_batch, learning_rate=lr)
         steps = max(1, self.num_train // global_batch)
         if cfg.max_steps_per_epoch:
             steps = min(steps, cfg.max_steps_per_epoch)
-        with self.strategy.scope():
-            self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
-            self.optimizer = self.recipe.make_optimizer(steps)
-            self.optimizer.build(self.model.trainable_variables)
+        self._build(steps)
         self._target = "valence" if self.entry.head == "regression" else "label"
         self._num_classes = None if self._target == "valence" else self.model.outputs[0].shape[-1]
         self.spec = InputSpec.from_model(self.model, self.entry.sampling)
@@ -339,7 +523,7 @@ class Trainer:
                 "model_kwargs": registry.resolve_kwargs(cfg.model, cfg.preset,
                                                         **self._model_kwargs()),
                 "labels": self.labels, "spec": dataclasses.asdict(self.spec),
-                "recipe": dataclasses.asdict(self.recipe),
+                "recipe": dataclasses.asdict(self.recipe), "replicas": replicas,
                 "train_files": self.train_files, "val_subjects": self.val_subjects,
             }, indent=1, default=str))
         state = state or {"epoch": 0, "history": [], "best": None}
@@ -349,11 +533,17 @@ class Trainer:
         self.log(
             f"training {cfg.model} ({self.model.count_params():,} parameters) on "
             f"{self.num_train} clips, {steps} steps/epoch of {global_batch} clips on "
-            f"{replicas} replica(s); validation subjects: {len(self.val_subjects or [])}"
+            f"{replicas} replica(s) (learning rate {lr:g}"
+            f"{', ' + cfg.mixed_precision if cfg.mixed_precision else ''}"
+            f"{', XLA' if cfg.jit else ''}); "
+            f"validation subjects: {len(self.val_subjects or [])}"
         )
-        train_step = self._build_steps(global_batch)
+        train_step = make_train_step(
+            self.strategy, self.model, self.optimizer, self._loss_fn(), global_batch,
+            count_correct=self._target == "label", jit=cfg.jit)
         dist_ds = self.strategy.distribute_datasets_from_function(
             self._dataset_fn(global_batch // replicas))
+        batches = iter(dist_ds)  # one iterator for the whole run: the data repeats
         writer = tf.summary.create_file_writer(str(self.out / "tensorboard")) if self.chief else None
         wait = 0
         interactive = self.progress and sys.stdout.isatty()
@@ -365,9 +555,14 @@ class Trainer:
                                           stateful_metrics=["loss", "accuracy"])
                 start, total_loss, total_correct, seen = time.time(), 0.0, 0.0, 0
                 last_line = start
-                for step_index, (inputs, y) in enumerate(dist_ds):
-                    if step_index >= steps:
-                        break
+                for step_index in range(steps):
+                    try:
+                        inputs, y = next(batches)
+                    except StopIteration:
+                        raise DataError(
+                            "the training pipeline gave no batch; are there enough clips "
+                            f"(at least {global_batch // replicas} per input pipeline)?"
+                        ) from None
                     loss, correct = train_step(inputs, y)
                     total_loss += float(loss)
                     total_correct += float(correct)
@@ -380,8 +575,6 @@ class Trainer:
                                  f"{total_loss / (step_index + 1):.4f}  accuracy "
                                  f"{total_correct / seen:.4f}  "
                                  f"{seen / (last_line - start):.1f} clips/s")
-                if seen == 0:
-                    raise DataError("the training pipeline gave no batch; are there enough clips?")
                 row = {"epoch": epoch + 1, "loss": total_loss / (seen // global_batch),
                        "accuracy": total_correct / seen, "seconds": round(time.time() - start, 2),
                        "clips_per_second": round(seen / (time.time() - start), 2)}
@@ -389,9 +582,9 @@ class Trainer:
                 improved = self._is_better(row, state["best"])
                 if improved:
                     state["best"] = {k: row[k] for k in row if k.startswith("val") or k == "epoch"}
-                    if self.chief:
-                        self.model.save_weights(self.out / "best.tmp.weights.h5")
-                        os.replace(self.out / "best.tmp.weights.h5", self.out / "best.weights.h5")
+                    self.model.save_weights(self.save_root / "best.tmp.weights.h5")
+                    os.replace(self.save_root / "best.tmp.weights.h5",
+                               self.save_root / "best.weights.h5")
                     wait = 0
                 else:
                     wait += 1
@@ -403,6 +596,14 @@ class Trainer:
                     self.log(f"early stop: no validation gain in {cfg.patience} epochs")
                     state["stopped_early"] = True
                     break
+        except _PEER_ERRORS as error:
+            if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                raise ClusterError(
+                    f"a worker of the cluster failed ({type(error).__name__}: "
+                    f"{(error.message or '').strip().splitlines()[0]}); restart every worker "
+                    f"with the same command: training resumes after epoch {state['epoch']} "
+                    f"from {self.out / 'state.json'}") from error
+            raise self._data_error(error) from error
         except tf.errors.OpError as error:
             raise self._data_error(error) from error
         return self._finish(state)
@@ -437,12 +638,11 @@ class Trainer:
             writer.flush()
 
     def _finish(self, state: dict[str, Any]) -> dict[str, Any]:
-        if (self.out / "best.weights.h5").exists():
-            self.model.load_weights(self.out / "best.weights.h5")
+        if (self.save_root / "best.weights.h5").exists():
+            self.model.load_weights(self.save_root / "best.weights.h5")
         result: dict[str, Any] = {"model": self.config.model, "run": str(self.out),
                                   "epochs": state["epoch"], "best": state["best"]}
-        if self.chief:
-            self.model.save(self.out / "model.keras")
+        self.model.save(self.save_root / "model.keras")
         if self.test_files and self._target == "label":
             names = self.labels or [str(i) for i in range(self._num_classes)]
             report = evaluate_model(

@@ -112,7 +112,7 @@ def test_mmi_emotion_metatag_apex_and_10_fps(tmp_path):
         r = got[clip_id]
         assert r["clip/fps"] == pytest.approx(10.0)
         assert r["num_stored_frames"] == 12  # 30 frames at 25 fps, kept at 10 fps
-        assert r["clip/num_frames"] == 12
+        assert r["clip/num_frames"] == 30  # the source's frames, before any selection
         # The apex (a frame index at 25 fps) becomes the nearest stored frame.
         assert r["clip/apex_index"] == (-1 if apex < 0 else round(apex / 2.5))
     assert {r["clip/subject"] for r in got.values()} == {"S001", "S002"}
@@ -281,6 +281,7 @@ def test_killed_subprocess_and_workers_give_the_same_bytes(tmp_path):
     pattern = r"^(S\d+)_"
     converters.convert("generic", tmp_path / "mine", tmp_path / "clean", detect=False, size=128,
                        clips_per_shard=2, progress=False, subject_pattern=pattern)
+    # Killed from outside: a subprocess running the command line.
     cmd = [sys.executable, "-m", "ferzoo.data.converters", "generic", str(tmp_path / "mine")]
     opts = ["--no-detect", "--size", "128", "--clips-per-shard", "2", "--quiet",
             "--option", f"subject_pattern={pattern}"]
@@ -295,10 +296,10 @@ def test_killed_subprocess_and_workers_give_the_same_bytes(tmp_path):
     proc.wait()
     finished = list((tmp_path / "killed").glob("all-*.tfrecord"))
     assert 0 < len(finished) < 12, "the conversion ended before it could be killed"
-    subprocess.run(cmd + [str(tmp_path / "killed")] + opts, check=True, env=env, cwd=REPO,
-                   capture_output=True)
-    subprocess.run(cmd + [str(tmp_path / "workers")] + opts + ["--workers", "2"], check=True,
-                   env=env, cwd=REPO, capture_output=True)
+    kwargs = dict(detect=False, size=128, clips_per_shard=2, progress=False,
+                  subject_pattern=pattern)
+    converters.convert("generic", tmp_path / "mine", tmp_path / "killed", **kwargs)  # resume
+    converters.convert("generic", tmp_path / "mine", tmp_path / "workers", workers=2, **kwargs)
     assert checksums(tmp_path / "killed") == checksums(tmp_path / "clean")
     assert checksums(tmp_path / "workers") == checksums(tmp_path / "clean")
     assert not list((tmp_path / "killed").glob(".*tmp*"))

@@ -237,7 +237,7 @@ def load_clip(item: ClipItem, *, options: ConvertOptions, labels: Sequence[str],
     return Clip(
         frames=frames, label=list(labels).index(label), label_name=label,
         subject=item.subject, clip_id=item.clip_id, source=source,
-        num_frames=info.selected_frames or len(frames), fps=float(fps),
+        num_frames=info.decoded_frames or len(frames), fps=float(fps),
         apex_index=_nearest_position(indices, item.apex_index), flow=flow, notes=notes,
     )
 

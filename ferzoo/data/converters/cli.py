@@ -24,7 +24,8 @@ def _assignments(items: list[str] | None) -> dict[str, Any]:
 
 
 def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("dataset", help="ckplus, oulu, mmi, afew, dfew, ferv39k or generic")
+    p.add_argument("dataset", help="ckplus, oulu, mmi, afew, dfew, ferv39k or generic "
+                                   "(or lstpnet_weights: see ferzoo.convert)")
     p.add_argument("src", help="the dataset's root folder as distributed (generic: a folder "
                                "or a CSV manifest)")
     p.add_argument("out", help="output folder of TFRecords (rerun to resume)")
