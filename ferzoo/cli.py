@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
     from ferzoo.training.crossval import add_crossval_parser
+    from ferzoo.training.svm import add_svm_parser
 
     convert = add_convert_parser(sub)
     convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(frames=16 image_size=112)")
     convert.set_defaults(func=cmd_convert)
     add_crossval_parser(sub)
+    add_svm_parser(sub)
     add_subcommands(sub)
     return parser
 
