@@ -824,6 +824,7 @@ def model_card(
     clip_shapes = _clip_shapes(model)
     value_range = list(entry.value_range) if entry else [0.0, 1.0]
     sampling = entry.sampling if entry else "unknown"
+    sampling_text = _describe_sampling(sampling)
     num_outputs = int(model.outputs[0].shape[-1])
     frames = next(iter(clip_shapes.values()))[0]
     if labels is not None and len(labels) != num_outputs:
@@ -835,7 +836,8 @@ def model_card(
             "dims": "batch, T (frames), H, W, C; channels last",
             "dtype": "float32",
             "value_range": value_range,
-            "frame_sampling": sampling if stream == "video" else f"{sampling} (frame pairs)",
+            "frame_sampling": sampling_text if stream == "video"
+            else f"{sampling_text} (flow between adjacent frames)",
             "preprocessing": _preprocessing(stream, shape, value_range, sampling),
         }
         for stream, shape in clip_shapes.items()
@@ -885,6 +887,17 @@ def model_card(
         },
         "notes": notes,
     }
+
+
+def _describe_sampling(name: str) -> str:
+    """``"stcam: STCAM's frame selection (...): neutral, evenly between, peak."``"""
+    try:
+        from ferzoo.data.sampling import get_sampler
+
+        doc = (get_sampler(name).__doc__ or "").strip().splitlines()
+    except (ImportError, ValueError):
+        return name
+    return f"{name}: {doc[0].rstrip(':')}" if doc else name
 
 
 def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[float],
