@@ -35,6 +35,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "png": ("png", {}),
     "jpeg, cache records": ("jpeg", {"cache": "records"}),
     "jpeg, cache frames": ("jpeg", {"cache": "frames"}),
+    "jpeg, deterministic": ("jpeg", {"deterministic": True}),
     "jpeg, no augmentation": ("jpeg", {"augment": {}}),
 }
 
@@ -57,6 +58,9 @@ class PipelineBenchConfig:
             1, clips/CPU-s is the rate of one core, whatever else the machine runs.
         step_variants: training steps timed per model (:data:`STEP_VARIANTS`); the first
             is the one the pipeline is compared with.
+        compare: ``"fastest"``: the pipeline is timed for the fastest model's input;
+            ``"all"``: for every model's (video models; the benchmark data has no flow).
+        stages: also time the pipeline's stages one by one (:func:`stage_costs`).
         work_dir: where the synthetic data is written (kept between runs).
     """
 
@@ -71,6 +75,8 @@ class PipelineBenchConfig:
     steps: int = 6
     threads: int | None = None
     step_variants: Sequence[str] = ("float32",)
+    compare: str = "fastest"
+    stages: bool = False
     work_dir: str = "benchmarks/pipeline-data"
 
 
@@ -135,11 +141,8 @@ class _Timer:
 
 
 def pipeline_rate(folder: Path, spec, batch: int, seconds: float, threads: int | None = None,
-                  deterministic: bool = False, **options: Any) -> Rate:
-    """Clips/s of ``make_dataset(training=True)`` (repeated) with nothing downstream.
-
-    ``deterministic``: keep the element order of parallel maps (training turns it off).
-    """
+                  **options: Any) -> Rate:
+    """Clips/s of ``make_dataset(training=True, **options)`` (repeated), nothing downstream."""
     import tensorflow as tf
 
     from ferzoo.data.pipeline import make_dataset
@@ -147,8 +150,6 @@ def pipeline_rate(folder: Path, spec, batch: int, seconds: float, threads: int |
     ds = make_dataset(folder, spec, split="train", training=True, batch_size=batch, seed=0,
                       **options).repeat()
     tf_options = tf.data.Options()
-    if deterministic:
-        tf_options.deterministic = True
     if threads:
         tf_options.threading.private_threadpool_size = threads
         tf_options.threading.max_intra_op_parallelism = 1
@@ -210,6 +211,70 @@ def train_step_rate(name: str, preset: str, batch: int, steps: int, variant: str
     return rate, spec, used
 
 
+def stage_costs(folder: Path, frames: int, repeats: int = 30) -> list[dict[str, Any]]:
+    """CPU milliseconds per clip of the pipeline's stages and their alternatives, on
+    ``frames`` frames of the first clip in ``folder`` (JPEG) and of its PNG twin."""
+    import math
+
+    import tensorflow as tf
+
+    from ferzoo.data import augment
+    from ferzoo.data.pipeline import _decode_uint8
+    from ferzoo.data.schema import parse_example
+
+    def first_clip(path):
+        files = sorted(Path(path).glob("train-*.tfrecord"))
+        raw = next(iter(tf.data.TFRecordDataset([str(files[0])])))
+        return parse_example(raw)["image/encoded"][:frames]
+
+    jpeg = first_clip(folder)
+    png_folder = Path(str(folder).replace("-jpeg-", "-png-"))
+    video = tf.image.convert_image_dtype(_decode_uint8(jpeg, 3), tf.float32)
+    size = int(video.shape[1])
+    crop = video[:, : int(size * 0.9), : int(size * 0.9)]
+    angle = tf.constant(5 * math.pi / 180)
+    flip = tf.constant(True)
+    half = (size // 2, size // 2)
+    transform = tf.tile(augment._rotation_transform(angle, size, size)[None], [frames, 1])
+    stages = [
+        ("decode JPEG (q95)", "used", lambda: _decode_uint8(jpeg, 3)),
+        ("decode PNG", "not used", (lambda: _decode_uint8(first_clip(png_folder), 3))
+         if png_folder.exists() else None),
+        ("uint8 -> float32", "used", lambda: tf.image.convert_image_dtype(
+            _decode_uint8(jpeg, 3), tf.float32)),
+        ("flip: tf.where (both computed)", "before", lambda: tf.where(
+            flip, tf.reverse(crop, [2]), crop)),
+        ("flip: tf.cond", "used", lambda: tf.cond(flip, lambda: tf.reverse(crop, [2]),
+                                                  lambda: crop)),
+        ("rotate: ImageProjectiveTransformV3", "before", lambda: tf.raw_ops.
+         ImageProjectiveTransformV3(images=video, transforms=transform,
+                                    output_shape=[size, size], interpolation="BILINEAR",
+                                    fill_mode="CONSTANT", fill_value=0.0)),
+        ("rotate: 4 row gathers", "used", lambda: augment.rotate(video, angle)),
+        (f"rotate after shrinking to {half[0]}", "used", lambda: augment.rotate(
+            video[:, : half[0], : half[1]], angle)),
+        ("resize crop -> full, antialias", "before", lambda: tf.image.resize(
+            crop, (size, size), antialias=True)),
+        ("resize crop -> full, bilinear (same pixels)", "used", lambda: tf.image.resize(
+            crop, (size, size))),
+        ("resize crop -> half, antialias", "used", lambda: tf.image.resize(
+            crop, half, antialias=True)),
+    ]
+    rows = []
+    for name, status, fn in stages:
+        if fn is None:
+            continue
+        graph_fn = tf.function(fn)
+        graph_fn()
+        start = time.process_time()
+        for _ in range(repeats):
+            graph_fn()
+        ms = 1000 * (time.process_time() - start) / repeats
+        rows.append({"stage": name, "frames": f"{frames}x{size}x{size}", "status": status,
+                     "cpu_ms_per_clip": round(ms, 2)})
+    return rows
+
+
 def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, Any]:
     """Measure; returns ``{"meta", "pipeline", "models", "target"}`` (lists of rows)."""
     import tensorflow as tf
@@ -226,6 +291,14 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
         for fmt in sorted({VARIANTS[v][0] for v in config.variants} | {"jpeg"}):
             log(f"data: {config.clips} synthetic clips at {size}x{size} ({fmt})")
             folders[size, fmt] = benchmark_data(config.work_dir, size, fmt, config.clips)
+
+    stage_rows = []
+    if config.stages:
+        for size in config.sizes:
+            rows = stage_costs(folders[size, "jpeg"], config.frames)
+            for row in rows:
+                log(f"stage {row['frames']} {row['stage']}: {row['cpu_ms_per_clip']} ms/clip")
+            stage_rows += rows
 
     pipeline_rows = []
     for size in config.sizes:
@@ -257,30 +330,33 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
                    + (" + flow" if "flow" in spec.streams else ""))
         model_rows.append(row)
 
-    # The fastest model (per CPU-second) fed its own input, with its recipe's augmentation,
-    # from data stored at each size: as the trainer reads it, and with the frame cache.
+    # The fastest model (per CPU-second; or every model) fed its own input, with its
+    # recipe's augmentation, from data stored at each size: as the trainer reads it by
+    # default, and with the frame cache (--cache frames).
     target = []
-    video_only = [r for r in model_rows if "flow" not in specs[r["model"]].streams]
-    if video_only:
+    video_only = [r for r in model_rows if "video" in specs[r["model"]].streams
+                  and "flow" not in specs[r["model"]].streams]  # the benchmark data has no flow
+    if config.compare == "fastest" and video_only:
+        video_only = [max(video_only, key=lambda r: r["clips_per_cpu_s"])]
+    for model_row in video_only:
         from ferzoo.training.recipes import get_recipe
 
-        fastest = max(video_only, key=lambda r: r["clips_per_cpu_s"])
-        entry = ferzoo.get_entry(fastest["model"])
-        recipe_augment = get_recipe(entry.recipe).augment
+        name = model_row["model"]
+        recipe_augment = get_recipe(ferzoo.get_entry(name).recipe).augment
         for size in config.sizes:
             for cache in (False, "frames"):
-                rate = pipeline_rate(folders[size, "jpeg"], specs[fastest["model"]], config.batch,
+                rate = pipeline_rate(folders[size, "jpeg"], specs[name], config.batch,
                                      config.seconds, config.threads, augment=recipe_augment,
                                      cache=cache)
-                row = {"stored": f"{size}x{size}", "model": fastest["model"],
-                       "input": fastest["input"], "pipeline": "cache frames" if cache else "plain",
+                row = {"stored": f"{size}x{size}", "model": name, "input": model_row["input"],
+                       "pipeline": "cache frames" if cache else "plain",
                        "pipeline_clips_per_s": round(rate.wall, 1),
                        "pipeline_clips_per_cpu_s": round(rate.cpu, 1),
-                       "train_clips_per_s": fastest["clips_per_s"],
-                       "train_clips_per_cpu_s": fastest["clips_per_cpu_s"],
-                       "ratio_wall": round(rate.wall / fastest["clips_per_s"], 2),
-                       "ratio_cpu": round(rate.cpu / fastest["clips_per_cpu_s"], 2)}
-                log(f"pipeline ({row['pipeline']}) for {fastest['model']} from {size}px: "
+                       "train_clips_per_s": model_row["clips_per_s"],
+                       "train_clips_per_cpu_s": model_row["clips_per_cpu_s"],
+                       "ratio_wall": round(rate.wall / model_row["clips_per_s"], 2),
+                       "ratio_cpu": round(rate.cpu / model_row["clips_per_cpu_s"], 2)}
+                log(f"pipeline ({row['pipeline']}) for {name} from {size}px: "
                     f"{rate.wall:.1f} clips/s ({row['ratio_wall']}x its step), "
                     f"{rate.cpu:.1f} clips/CPU-s ({row['ratio_cpu']}x)")
                 target.append(row)
@@ -293,7 +369,8 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
             "gpus": [d.name for d in tf.config.list_logical_devices("GPU")],
             "config": dataclasses.asdict(config),
         },
-        "pipeline": pipeline_rows, "models": model_rows, "target": target,
+        "stages": stage_rows, "pipeline": pipeline_rows, "models": model_rows,
+        "target": target,
     }
 
 
@@ -310,6 +387,13 @@ def to_markdown(result: dict[str, Any]) -> str:
     meta = result["meta"]
     cfg = meta["config"]
     load = meta.get("load_average")
+    stages = []
+    if result.get("stages"):
+        stages = [
+            "### Stages, CPU milliseconds per clip (one thread)", "",
+            _table(result["stages"], [("frames", "frames (T x H x W)"), ("stage", "stage"),
+                                      ("status", "in the pipeline"),
+                                      ("cpu_ms_per_clip", "CPU ms / clip")]), ""]
     parts = [
         f"Measured {meta['date']} on {meta['cpus']} CPU(s)"
         + (f" (load average {load[0]:.1f} at the end)" if load else "")
@@ -318,6 +402,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         + (f", {cfg['threads']} thread(s)" if cfg.get("threads") else ", all cores")
         + ". clips/CPU-s: clips per CPU-second of the process (all threads).",
         "",
+        *stages,
         "### Input pipeline alone (read, decode, sample, augment, resize, batch)",
         "",
         _table(result["pipeline"], [("stored", "stored frames"), ("variant", "variant"),
@@ -336,7 +421,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     if result["target"]:
         parts += [
             "",
-            "### Pipeline against the fastest training step (its own input)",
+            "### Pipeline against the training step (the model's own input and recipe "
+            "augmentation)",
             "",
             _table(result["target"], [
                 ("stored", "stored frames"), ("model", "model"), ("input", "model input"),
@@ -395,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--step-variants", nargs="+", default=["float32"],
                         metavar="VARIANT", help=f"training steps to time, of {STEP_VARIANTS}")
+    parser.add_argument("--compare", choices=["fastest", "all"], default="fastest",
+                        help="time the pipeline for the fastest model's input or every model's")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time the pipeline's stages one by one")
     parser.add_argument("--threads", type=int,
                         help="CPU threads for TensorFlow and tf.data (default: every core)")
     parser.add_argument("--work-dir", default="benchmarks/pipeline-data")
@@ -404,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes=tuple(args.sizes), models=tuple(args.models), preset=args.preset,
         batch=args.batch, frames=args.frames, variants=tuple(args.variants), clips=args.clips,
         seconds=args.seconds, steps=args.steps, threads=args.threads,
-        step_variants=tuple(args.step_variants), work_dir=args.work_dir)
+        step_variants=tuple(args.step_variants), compare=args.compare, stages=args.stages,
+        work_dir=args.work_dir)
     if args.threads:
         set_threads(args.threads)
     result = run_pipeline_benchmark(config)

@@ -106,6 +106,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_attention(args) -> int:
+    from ferzoo.visualize import attention_figure_for_run
+
+    path = attention_figure_for_run(args.run, data=args.data, index=args.index, out=args.out,
+                                    layer=args.layer)
+    print(f"attention maps: {path}")
+    return 0
+
+
 def cmd_convert(args) -> int:
     """``ferzoo convert DATASET SRC OUT``: a dataset to TFRecords, or (DATASET
     ``lstpnet_weights``) the LSTPNet authors' checkpoint to a ``.keras`` model."""
@@ -193,9 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("attention", help="STCAM Fig. 7: spatial-temporal attention maps of a "
+                                         "clip overlaid on its frames")
+    p.add_argument("--run", required=True, help="run folder of an STCAM variant with STAM")
+    p.add_argument("--data", help="shards (default: the test split beside the training data)")
+    p.add_argument("--index", type=int, default=0, help="which clip of --data")
+    p.add_argument("--layer", default="all", help="one attention layer (e.g. ir_a_attention) "
+                                                  "for the paper's 3-row figure, or all")
+    p.add_argument("--out", help="PNG path (default: RUN/attention_<clip id>.png)")
+    p.set_defaults(func=cmd_attention)
+
     from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
     from ferzoo.training.crossval import add_crossval_parser
+    from ferzoo.training.svm import add_svm_parser
 
     convert = add_convert_parser(sub)
     convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
@@ -203,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(frames=16 image_size=112)")
     convert.set_defaults(func=cmd_convert)
     add_crossval_parser(sub)
+    add_svm_parser(sub)
     add_subcommands(sub)
     return parser
 

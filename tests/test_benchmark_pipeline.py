@@ -8,6 +8,7 @@ def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
     config = bp.PipelineBenchConfig(
         sizes=(32,), models=(NAME,), batch=4, frames=4, clips=24, seconds=0.3, steps=1,
         variants=("jpeg", "jpeg, cache frames"), step_variants=("float32", "mixed_bfloat16"),
+        stages=True,
         work_dir=str(tmp_path / "data"))
     lines = []
     result = bp.run_pipeline_benchmark(config, log=lines.append)
@@ -26,8 +27,12 @@ def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
         assert row["ratio_cpu"] == round(row["pipeline_clips_per_cpu_s"]
                                          / row["train_clips_per_cpu_s"], 2)
     markdown = bp.to_markdown(result)
-    assert "### Pipeline against the fastest training step" in markdown
+    assert "### Pipeline against the training step" in markdown
     assert "mixed_bfloat16 clips/s" in markdown
+    stages = {r["stage"]: r for r in result["stages"]}
+    assert stages["decode JPEG (q95)"]["frames"] == "4x32x32"
+    assert all(r["cpu_ms_per_clip"] > 0 for r in result["stages"])
+    assert "### Stages" in markdown
     assert markdown.count("| 32x32 |") == 4
     # The data is made once and found again.
     folder = bp.benchmark_data(config.work_dir, 32, "jpeg", 24)

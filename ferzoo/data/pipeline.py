@@ -290,6 +290,7 @@ def make_dataset(
     drop_remainder: bool | None = None,
     with_info: bool = False,
     cache: bool | str = False,
+    deterministic: bool | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, target)`` from TFRecord shards.
 
@@ -313,7 +314,10 @@ def make_dataset(
             decoded and shrunk to the size the model needs (saves the JPEG decoding, the
             main cost, from the second epoch on; needs about clips x stored frames x
             (image size / crop)^2 x 3 bytes of memory). docs/performance.md has figures.
+        deterministic: keep the element order of the parallel reads and maps (default:
+            in evaluation only; in training a slow clip would hold up the faster ones).
     """
+    ordered = (not training) if deterministic is None else bool(deterministic)
     if cache not in (False, True, "records", "frames"):
         raise ValueError(f"cache={cache!r}; use False, 'records' or 'frames'")
     cache_frames = cache == "frames"
@@ -338,7 +342,7 @@ def make_dataset(
     ds = ds.interleave(
         lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
         cycle_length=min(len(files), 8), block_length=1,
-        num_parallel_calls=AUTOTUNE, deterministic=not training,
+        num_parallel_calls=AUTOTUNE, deterministic=ordered,
     )
     if record_shard:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
@@ -346,14 +350,14 @@ def make_dataset(
         ds = ds.cache()
     if training and not cache_frames:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=ordered)
     if subjects is not None:
         ds = ds.filter(_subject_filter(subjects, exclude=False))
     if exclude_subjects:
         ds = ds.filter(_subject_filter(exclude_subjects, exclude=True))
     if cache_frames:
         ds = ds.map(lambda example: decode_all_frames(example, spec, augment),
-                    num_parallel_calls=AUTOTUNE, deterministic=not training).cache()
+                    num_parallel_calls=AUTOTUNE, deterministic=ordered).cache()
         if training:
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
@@ -363,11 +367,11 @@ def make_dataset(
             return inputs, y, {"clip_id": example["clip/id"], "subject": example["clip/subject"]}
         return inputs, y
 
-    ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=ordered)
     if skip_corrupt:
         ds = ds.ignore_errors(log_warning=True)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
-    if not training:
+    if ordered:
         options = tf.data.Options()
         options.deterministic = True
         ds = ds.with_options(options)

@@ -103,3 +103,15 @@ def test_rotate_equals_tensorflows_projective_transform(shape, angle):
         interpolation="BILINEAR", fill_mode="CONSTANT", fill_value=0.0)
     got = augment.rotate(frames, tf.constant(angle))
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+
+def test_deterministic_training_order_on_request(fake_dir):
+    spec = InputSpec(frames=2, image_size=8)
+
+    def order():
+        ds = make_dataset(fake_dir, spec, training=True, batch_size=3, split="train", seed=7,
+                          deterministic=True, with_info=True)
+        return [i for _, _, info in ds for i in info["clip_id"].numpy()]
+
+    first = order()
+    assert first == order() and len(first) == 12
