@@ -70,6 +70,8 @@ def cmd_synth(args) -> int:
 def cmd_train(args) -> int:
     from ferzoo.training.trainer import train
 
+    if args.two_stage:  # hybrid_cnn_rnn*: frame CNN first, then the RNN on it frozen
+        from ferzoo.training.two_stage import train_two_stage as train
     result = train(
         args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
@@ -176,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--two-stage", action="store_true",
+                   help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
+                        "then train the RNN on its features (Jain et al. 2018)")
     p.add_argument("--per-replica-batch", type=int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")
