@@ -11,6 +11,8 @@ first section: for every model and runtime (Keras, SavedModel, TFLite float32 an
 ONNX Runtime), the median latency of one clip (batch 1) and the clips per second at
 ``batch`` clips per call (batch-1 runtimes: one clip per call). The models are exported
 with :func:`ferzoo.export` first, so every timed artefact has passed the parity check.
+``pipeline`` (``--sections inference pipeline``) is ``ferzoo.benchmark_pipeline``'s
+table: the input pipeline's clips/s against each model's training step.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -126,13 +126,21 @@ def machine_info(config: BenchmarkConfig) -> dict[str, Any]:
             versions[module] = None
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join([_program(), *sys.argv[1:]]),
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
         "threads": config.threads,
         "versions": versions,
         "config": dataclasses.asdict(config),
     }
+
+
+def _program() -> str:
+    """How this run was started: ``python tools/benchmark.py`` or ``ferzoo benchmark``."""
+    script = sys.argv[0]
+    if script.endswith(".py") and Path(script).name not in ("cli.py", "__main__.py"):
+        return f"python {os.path.relpath(script)}"
+    return "ferzoo" if "benchmark" in sys.argv[1:2] else "ferzoo benchmark"
 
 
 def _cpu_name() -> str:
@@ -156,7 +164,7 @@ def inference_section(config: BenchmarkConfig) -> Section:
     import ferzoo
     from ferzoo.export import export, random_feed
     from ferzoo.progress import Progress
-    from ferzoo.runtime import KerasRuntime, artefact_size, open_runtime
+    from ferzoo.runtime import KerasRuntime, artefact_size, latency_ms, open_runtime
 
     models = list(config.models) or ferzoo.list_models()
     columns = ["model", "input", "parameters", "runtime", "size", "ms/clip",
@@ -191,14 +199,14 @@ def inference_section(config: BenchmarkConfig) -> Section:
                     runtime = open_runtime(artefact.path, num_threads=config.threads)
                     size = artefact_size(artefact.path)
                 one = random_feed(shapes, 1, seed=1)
-                latency = _median_ms(runtime, one, config.repeats, config.warmup)
+                latency = latency_ms(runtime, [one], config.repeats, config.warmup)
                 batch = config.batch if runtime.batch is None else 1
                 if batch == 1:
                     per_second = 1000.0 / latency
                 else:
                     many = random_feed(shapes, batch, seed=2)
-                    per_second = batch * 1000.0 / _median_ms(
-                        runtime, many, max(3, config.repeats // 4), 1)
+                    per_second = batch * 1000.0 / latency_ms(
+                        runtime, [many], max(3, config.repeats // 4), 1)
                 rows.append({
                     "model": name, "input": described, "parameters": model.count_params(),
                     "runtime": runtime_name, "size": size, "ms/clip": round(latency, 3),
@@ -210,15 +218,15 @@ def inference_section(config: BenchmarkConfig) -> Section:
     return Section("Inference on this CPU", columns, rows, notes)
 
 
-def _median_ms(runtime, feed, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        runtime(feed)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runtime(feed)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+@register_section("pipeline")
+def pipeline_section(config: BenchmarkConfig) -> Section:
+    """The input pipeline's clips/s against each model's training step
+    (``ferzoo.benchmark_pipeline``, its default sizes and variants)."""
+    from ferzoo.benchmark_pipeline import PipelineBenchConfig, section
+
+    return Section(**section(PipelineBenchConfig(
+        models=tuple(config.models), preset=config.preset or "cpu", threads=config.threads,
+    )))
 
 
 # --------------------------------------------------------------------------- output

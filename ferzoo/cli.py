@@ -70,6 +70,8 @@ def cmd_synth(args) -> int:
 def cmd_train(args) -> int:
     from ferzoo.training.trainer import train
 
+    if args.two_stage:  # hybrid_cnn_rnn*: frame CNN first, then the RNN on it frozen
+        from ferzoo.training.two_stage import train_two_stage as train
     result = train(
         args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
@@ -103,6 +105,15 @@ def cmd_evaluate(args) -> int:
                             augment=info["recipe"]["augment"])
     print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
                      indent=1))
+    return 0
+
+
+def cmd_attention(args) -> int:
+    from ferzoo.visualize import attention_figure_for_run
+
+    path = attention_figure_for_run(args.run, data=args.data, index=args.index, out=args.out,
+                                    layer=args.layer)
+    print(f"attention maps: {path}")
     return 0
 
 
@@ -167,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--two-stage", action="store_true",
+                   help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
+                        "then train the RNN on its features (Jain et al. 2018)")
     p.add_argument("--per-replica-batch", type=int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")
@@ -193,9 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("attention", help="STCAM Fig. 7: spatial-temporal attention maps of a "
+                                         "clip overlaid on its frames")
+    p.add_argument("--run", required=True, help="run folder of an STCAM variant with STAM")
+    p.add_argument("--data", help="shards (default: the test split beside the training data)")
+    p.add_argument("--index", type=int, default=0, help="which clip of --data")
+    p.add_argument("--layer", default="all", help="one attention layer (e.g. ir_a_attention) "
+                                                  "for the paper's 3-row figure, or all")
+    p.add_argument("--out", help="PNG path (default: RUN/attention_<clip id>.png)")
+    p.set_defaults(func=cmd_attention)
+
     from ferzoo.data.converters.cli import add_convert_parser
     from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
     from ferzoo.training.crossval import add_crossval_parser
+    from ferzoo.training.svm import add_svm_parser
 
     convert = add_convert_parser(sub)
     convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
@@ -203,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(frames=16 image_size=112)")
     convert.set_defaults(func=cmd_convert)
     add_crossval_parser(sub)
+    add_svm_parser(sub)
     add_subcommands(sub)
     return parser
 

@@ -417,11 +417,13 @@ def convert_tflite(
             extra = ["weights and activations int8; float32 input and output",
                      f"calibrated on {len(calibration)} clips"]
             try:
-                content = _converter_run(converter, name, "int8", calibration=calibration)
+                content = _converter_run(converter, name, "int8", calibration=calibration,
+                                         notes=extra)
             except ExportError as error:
                 # Some op has no int8 kernel: let it stay float rather than fail.
                 content = _converter_run(
-                    converter, name, "int8", calibration=calibration, float_fallback=True
+                    converter, name, "int8", calibration=calibration, float_fallback=True,
+                    notes=extra,
                 )
                 extra.append(f"ops without int8 kernels stay float ({error.__cause__!s:.200})")
             _raise_on_non_builtin(tflite_ops(content), model, name)
@@ -546,35 +548,107 @@ def _converter_run(
     flex_allowed: bool = False,
     calibration: list[dict[str, np.ndarray]] | None = None,
     float_fallback: bool = False,
+    notes: list[str] | None = None,
 ) -> bytes:
-    """Set ``converter`` up for ``variant`` (every setting, so it can be reused) and run it."""
+    """Set ``converter`` up for ``variant`` (every setting, so it can be reused) and run it.
+
+    int8 is calibrated, then every constant activation range is widened
+    (:func:`widen_constant_ranges`), then quantised: what ``converter.convert()`` does in
+    one go, with that fix in between. ``notes`` receives a line when it applied.
+    """
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.optimizations = [] if variant == "float32" else [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = None
     if variant == "int8":
         converter.representative_dataset = lambda: iter(calibration)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if hasattr(converter, "_experimental_disable_per_channel_quantization_for_dense_layers"):
-        # Dense layers quantised per tensor (TFLite's classic FULLY_CONNECTED scheme):
-        # per-channel scales cost ~10% of an int8 file with unrolled RNNs (every weight
-        # gets a scale and an int64 zero point per output unit), for no accuracy change
-        # measured on stc_nlstm (93.0% WAR both ways). Conv layers stay per channel.
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = (
-            variant == "int8")
         if float_fallback:
             ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
     if flex_allowed:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops
+    # Dense layers quantised per tensor (TFLite's classic FULLY_CONNECTED scheme):
+    # per-channel scales cost ~10% of an int8 file with unrolled RNNs (a scale and an
+    # int64 zero point per output unit of every weight), for no accuracy change measured
+    # on stc_nlstm (93-94% WAR both ways). Conv layers stay per channel.
+    per_tensor_dense = variant == "int8"
+    if hasattr(converter, "_experimental_disable_per_channel_quantization_for_dense_layers"):
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = (
+            per_tensor_dense)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter deprecation in calibration
-            return converter.convert()
+            if variant != "int8" or not _CALIBRATE_THEN_QUANTIZE:
+                return converter.convert()
+            converter._experimental_calibrate_only = True
+            try:
+                calibrated = converter.convert()
+            finally:
+                converter._experimental_calibrate_only = False
+            calibrated, widened = widen_constant_ranges(calibrated)
+            if widened and notes is not None:
+                notes.append(f"{widened} constant activation range(s) widened to "
+                             f"{CONSTANT_RANGE:g} (XNNPACK rejects a zero range)")
+            from tensorflow.lite.python.convert import mlir_quantize
+
+            return mlir_quantize(
+                calibrated, input_data_type=tf.float32, output_data_type=tf.float32,
+                disable_per_channel_for_dense_layers=per_tensor_dense,
+            )
     except Exception as error:  # the converter raises ConverterError and others
         message = str(error).strip().splitlines()
         raise ExportError(
             f"{name}: TFLite {variant} conversion failed: {' '.join(message[-4:])[:600]}"
         ) from error
+
+
+def _has_calibrate_then_quantize() -> bool:
+    """Whether this TensorFlow has the two steps (private API, as
+    ``tf.lite.experimental.QuantizationDebugger`` uses them); else int8 is converted
+    in one go, without widening."""
+    try:
+        from tensorflow.lite.python.convert import mlir_quantize  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# A tensor that calibration saw at one value only (a ReLU unit that never fires, for
+# example) gets a range of zero width and a scale of ~1e-9; XNNPACK refuses the ops
+# around it ("failed to create XNNPACK runtime"), and inside a whole model that ended in
+# heap corruption (STCAM's channel-attention MLP after training). Such ranges are
+# widened to this width around their value: the value itself stays exact to ~2e-5.
+CONSTANT_RANGE = 1e-2
+_CALIBRATE_THEN_QUANTIZE = _has_calibrate_then_quantize()
+
+
+def widen_constant_ranges(calibrated: bytes, width: float = CONSTANT_RANGE,
+                          degenerate: float = 1e-6) -> tuple[bytes, int]:
+    """Widen every calibrated (min, max) narrower than ``degenerate`` to ``width``.
+
+    ``calibrated`` is a TFLite model with calibration statistics (``min``/``max`` in the
+    tensors' quantization parameters), before quantisation. Returns the model and how
+    many tensors were widened.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    count = 0
+    for graph in fb.subgraphs:
+        for tensor in graph.tensors:
+            q = tensor.quantization
+            if q is None or q.min is None or q.max is None or not len(q.min):
+                continue
+            low, high = np.asarray(q.min, np.float64), np.asarray(q.max, np.float64)
+            narrow = (high - low) < degenerate
+            if narrow.any():
+                centre = (low + high) / 2
+                q.min = list(np.where(narrow, np.minimum(low, centre - width / 2), low))
+                q.max = list(np.where(narrow, np.maximum(high, centre + width / 2), high))
+                count += 1
+    if not count:
+        return calibrated, 0
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(fb)), count
 
 
 def strip_tensor_names(content: bytes) -> bytes:
@@ -750,6 +824,7 @@ def model_card(
     clip_shapes = _clip_shapes(model)
     value_range = list(entry.value_range) if entry else [0.0, 1.0]
     sampling = entry.sampling if entry else "unknown"
+    sampling_text = _describe_sampling(sampling)
     num_outputs = int(model.outputs[0].shape[-1])
     frames = next(iter(clip_shapes.values()))[0]
     if labels is not None and len(labels) != num_outputs:
@@ -761,7 +836,8 @@ def model_card(
             "dims": "batch, T (frames), H, W, C; channels last",
             "dtype": "float32",
             "value_range": value_range,
-            "frame_sampling": sampling if stream == "video" else f"{sampling} (frame pairs)",
+            "frame_sampling": sampling_text if stream == "video"
+            else f"{sampling_text} (flow between adjacent frames)",
             "preprocessing": _preprocessing(stream, shape, value_range, sampling),
         }
         for stream, shape in clip_shapes.items()
@@ -811,6 +887,17 @@ def model_card(
         },
         "notes": notes,
     }
+
+
+def _describe_sampling(name: str) -> str:
+    """``"stcam: STCAM's frame selection (...): neutral, evenly between, peak."``"""
+    try:
+        from ferzoo.data.sampling import get_sampler
+
+        doc = (get_sampler(name).__doc__ or "").strip().splitlines()
+    except (ImportError, ValueError):
+        return name
+    return f"{name}: {doc[0].rstrip(':')}" if doc else name
 
 
 def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[float],

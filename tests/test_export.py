@@ -196,7 +196,8 @@ def test_model_card_from_registry(registered_toy, tmp_path):
     assert card["description"] == "A toy for export tests."
     (spec,) = card["inputs"]
     assert spec["name"] == "video" and spec["shape"] == ["batch", 4, 16, 16, 3]
-    assert spec["value_range"] == [0.0, 1.0] and spec["frame_sampling"] == "uniform"
+    assert spec["value_range"] == [0.0, 1.0]
+    assert spec["frame_sampling"].startswith("uniform: STC-NLSTM's length normalisation")
     assert "align" in spec["preprocessing"] and "16x16" in spec["preprocessing"]
     assert card["labels"] == labels and card["metrics"] == {"WAR": 0.5}
     assert card["outputs"][0]["name"] == "probabilities"
@@ -310,3 +311,20 @@ def test_lstm_rewrite_is_exact_and_undone(options):
     for a, b in zip(got, expected):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
     assert "call" not in vars(lstm)
+
+
+def test_int8_with_a_dead_relu_unit_runs_in_xnnpack(tmp_path):
+    # A unit that never fires calibrates to a zero-width range; XNNPACK rejected the
+    # resulting int8 ops (and a whole STCAM crashed) until such ranges were widened.
+    video = keras.Input((4, 8, 8, 3), name="video")
+    pooled = keras.layers.GlobalAveragePooling3D()(video)
+    dead = keras.layers.Dense(3, activation="relu", kernel_initializer="zeros",
+                              bias_initializer=keras.initializers.Constant(-1.0))(pooled)
+    out = keras.layers.Dense(6, activation="softmax", name="head")(
+        keras.layers.Concatenate()([pooled, dead]))
+    model = keras.Model(video, out, name="dead_unit")
+    report = export(model, tmp_path, formats=("tflite",), tflite_variants=("int8",),
+                    num_check=2, num_calibration=8)
+    int8 = report.artefact("tflite-int8")
+    assert any("constant activation range(s) widened" in note for note in int8.notes)
+    assert int8.max_abs_diff < 0.05 and int8.top1_agreement == 1.0

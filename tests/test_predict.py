@@ -16,9 +16,6 @@ from ferzoo import registry
 from ferzoo.export_cli import main as cli_main
 from ferzoo.predict import NoFaceFound, Predictor, Timeline, flow_input
 
-# Face detection and alignment come from the real-video work (ferzoo/preprocess/faces.py).
-pytest.importorskip("ferzoo.preprocess.faces", reason="ferzoo.preprocess.faces not merged yet")
-
 LABELS = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
 export_module = importlib.import_module("ferzoo.export")
 

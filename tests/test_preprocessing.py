@@ -80,3 +80,22 @@ def test_preprocess_clip_follows_the_recipe_settings():
         preprocess_clip(video, {"standardize": {"mean": 0.5, "std": 0.25}}).numpy(),
         (video - 0.5) / 0.25, rtol=1e-6,
     )
+
+
+def test_pipeline_applies_the_recipe_preprocessing(tmp_path):
+    from ferzoo.data.pipeline import InputSpec, make_dataset
+    from tests import factory
+
+    data = factory.make_dataset_dir(tmp_path, subjects=2, clips=2, test_subjects=1)
+    spec = InputSpec(frames=3, image_size=(16, 16), channels=1)
+    geometry = {"flip": False, "rotate": 0.0, "crop": None}
+
+    def first_clip(augment):
+        ds = make_dataset(str(data), spec, training=False, batch_size=2, split="train",
+                          augment=augment)
+        return next(iter(ds))[0]["video"].numpy()
+
+    plain = first_clip(geometry)
+    done = first_clip(dict(geometry, equalize=True, standardize=True))
+    np.testing.assert_allclose(done, standardize(equalize_histogram(plain)).numpy(), atol=1e-5)
+    np.testing.assert_allclose(done.mean(axis=(2, 3, 4)), 0.0, atol=1e-5)

@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--cnn-epochs", type=int)
     p.add_argument("--epochs", type=int, help="epochs of each RNN")
     p.add_argument("--recipe")
+    p.add_argument("--batch-size", type=int)
     p.add_argument("--units", type=int, nargs="+", default=[50, 100, 150, 200])
     p.add_argument("--layers", type=int, nargs="+", default=[4, 5, 6])
     p.add_argument("--seed", type=int, default=0)
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
         data=args.data, test_data=args.test_data, data_root=args.data_root,
         synthetic=parse_assignments(args.synthetic), cnn_run=args.cnn_run,
         cnn_epochs=args.cnn_epochs, epochs=args.epochs, recipe=args.recipe,
+        batch_size=args.batch_size,
         units=args.units, layers=args.layers, seed=args.seed,
     )
     print(open(summary["markdown"]).read())

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import tensorflow as tf
 
 from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
+from ferzoo.data.preprocessing import preprocess_clip
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
@@ -264,6 +265,8 @@ def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | N
         if key == "video" and spec.channels == 1:
             value = tf.image.rgb_to_grayscale(value)
         out[key] = tf.clip_by_value(value, 0.0, 1.0)
+    if "video" in out:  # photometric steps a recipe asks for (equalize, standardize)
+        out["video"] = preprocess_clip(out["video"], augment)
     if target == "valence":
         y = example["clip/valence"]
     else:

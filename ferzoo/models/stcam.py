@@ -266,7 +266,10 @@ def inception_resnet_3d(
 
 
 # Presets: ``tiny`` for the test-suite (builds and steps in well under 3 s on CPU);
-# ``cpu`` learns the synthetic 64x64 data on a 2-core CPU in minutes.
+# ``cpu`` (7x64x64, a quarter of the widths: 268-d features, 0.42-0.80 M parameters,
+# 0.15-0.19 GFLOPs per clip) learns the synthetic 64x64 data on a 2-core CPU in minutes:
+# ``ferzoo train --model stcam --preset cpu --recipe synthetic_cpu --epochs 15`` reached
+# 92-100 % test accuracy on unseen subjects for every variant (README, STCAM section).
 TINY = dict(frames=3, image_size=16, width_multiplier=0.125, fc_units=16)
 PRESETS = {"cpu": dict(frames=7, image_size=64, width_multiplier=0.25, fc_units=128)}
 

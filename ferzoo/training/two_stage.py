@@ -359,6 +359,7 @@ def run_sweep(
     cnn_epochs: int | None = None,
     epochs: int | None = None,
     recipe: str | None = None,
+    batch_size: int | None = None,
     units: Sequence[int] = (50, 100, 150, 200),
     layers: Sequence[int] = (4, 5, 6),
     seed: int = 0,
@@ -374,7 +375,7 @@ def run_sweep(
     entry = _check_hybrid(model)
     overrides = dict(overrides or {})
     out = Path(out_dir)
-    recipe_obj = get_recipe(recipe or entry.recipe)
+    recipe_obj = get_recipe(recipe or entry.recipe).replace(batch_size=batch_size)
     if data is None:
         from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 
@@ -385,7 +386,7 @@ def run_sweep(
         log(f"stage 1: frame CNN in {cnn_run}")
         train(STAGE1_MODELS[entry.head], cnn_run, overrides=stage1_arguments(
             model, preset, overrides), data=data, test_data=test_data, epochs=cnn_epochs,
-            recipe=recipe, seed=seed, progress=progress, log=log)
+            recipe=recipe, batch_size=batch_size, seed=seed, progress=progress, log=log)
     cnn = load_frame_cnn(Path(cnn_run) / "model.keras")
     kwargs = registry.resolve_kwargs(model, preset, **overrides)
     log(f"extracting {kwargs['feature_source']!r} features of {kwargs['frames']} frames "

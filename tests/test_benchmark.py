@@ -1,0 +1,47 @@
+"""ferzoo.benchmark: sections, the inference table, JSON + Markdown output."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+
+from ferzoo import registry
+from ferzoo.benchmark import SECTIONS, BenchmarkConfig, run_benchmark, write_results
+
+
+@pytest.fixture
+def toy_name():
+    @registry.register_model("_bench_toy", paper="stc_nlstm", tiny={})
+    def _bench_toy(num_classes=6, frames=4, image_size=16, channels=3):
+        video = keras.Input((frames, image_size, image_size, channels), name="video")
+        x = keras.layers.GlobalAveragePooling3D()(keras.layers.Conv3D(4, 3)(video))
+        return keras.Model(video, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+    yield "_bench_toy"
+    registry.unregister_model("_bench_toy")
+
+
+def test_inference_section_times_every_runtime(toy_name, tmp_path):
+    config = BenchmarkConfig(models=[toy_name], runtimes=("keras", "tflite-float32", "onnx"),
+                             batch=4, repeats=3, warmup=1, threads=1)
+    result = run_benchmark(config)
+    rows = result["sections"]["inference"]["rows"]
+    assert [r["runtime"] for r in rows] == ["keras", "tflite-float32", "onnx"]
+    for row in rows:
+        assert row["ms/clip"] > 0 and row["clips/s"] > 0
+    assert [r["batch"] for r in rows] == [4, 1, 4]  # TFLite is batch 1
+    assert rows[1]["size"] > 0 and rows[0]["size"] is None
+    assert result["meta"]["threads"] == 1 and result["meta"]["versions"]["tensorflow"]
+    json_path, md_path = write_results(result, tmp_path / "bench")
+    assert json.loads(json_path.read_text())["sections"]["inference"]["rows"] == rows
+    markdown = md_path.read_text()
+    assert "| model | input | parameters | runtime |" in markdown
+    assert "| _bench_toy | video 4x16x16x3 |" in markdown and "Command:" in markdown
+
+
+def test_sections_are_registered_and_unknown_ones_named():
+    assert {"inference", "pipeline"} <= set(SECTIONS)
+    with pytest.raises(ValueError, match=r"unknown benchmark sections \['gpu'\]"):
+        run_benchmark(BenchmarkConfig(), sections=["gpu"])

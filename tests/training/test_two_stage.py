@@ -1,0 +1,82 @@
+"""Two-stage training of the hybrid CNN-RNN through the trainer, and the RNN sweep."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from ferzoo.training.two_stage import (
+    run_sweep, stage1_arguments, train_two_stage, write_sweep_report,
+)
+from tests import factory
+
+OPTIONS = dict(recipe="hybrid_paper", batch_size=4, learning_rate=5e-3, progress=False,
+               log=lambda s: None)
+
+
+@pytest.fixture(scope="module")
+def fake_dir(tmp_path_factory):
+    return factory.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=4, clips=6,
+                                    test_subjects=2)
+
+
+def test_stage1_takes_the_hybrid_cnn_settings():
+    args = stage1_arguments("hybrid_cnn_rnn", "cpu", {"units": 50, "fc_units": 64})
+    assert args["frames"] == 1 and args["image_size"] == 48 and args["fc_units"] == 64
+    assert "units" not in args and "num_classes" not in args  # from the data
+
+
+def test_two_stage_trains_cnn_then_frozen_rnn(fake_dir, tmp_path):
+    out = tmp_path / "run"
+    result = train_two_stage("hybrid_cnn_rnn", out, preset="tiny", data=str(fake_dir),
+                             test_data=str(fake_dir), epochs=2, **OPTIONS)
+    assert (out / "stage1_cnn" / "model.keras").exists()
+    assert (out / "stage2_rnn" / "test_report.json").exists()
+    assert json.loads((out / "result.json").read_text())["two_stage"] is True
+    assert result["test"]["num_clips"] == 12
+    stage1 = keras.saving.load_model(out / "stage1_cnn" / "model.keras")
+    assert tuple(stage1.inputs[0].shape[1:]) == (1, 16, 16, 1)  # one grey frame per clip
+    stage2 = keras.saving.load_model(out / "stage2_rnn" / "model.keras")
+    frozen = stage2.get_layer("frames").layer
+    assert not frozen.trainable
+    # The CNN of stage 2 is stage 1's, unchanged by stage 2.
+    np.testing.assert_array_equal(
+        frozen.get_layer("conv3").get_weights()[0],
+        stage1.get_layer("frame_cnn").get_layer("conv3").get_weights()[0],
+    )
+    info = json.loads((out / "stage2_rnn" / "run.json").read_text())
+    assert info["model_kwargs"]["freeze_cnn"] is True
+
+
+def test_two_stage_refuses_other_models(tmp_path):
+    with pytest.raises(ValueError, match="hybrid_cnn_rnn"):
+        train_two_stage("hybrid_cnn", tmp_path)
+
+
+def test_sweep_writes_table_and_plot(fake_dir, tmp_path):
+    summary = run_sweep(tmp_path / "sweep", preset="tiny", data=str(fake_dir),
+                        test_data=str(fake_dir), cnn_epochs=1, epochs=2, units=(2, 3),
+                        layers=(1, 2), recipe="hybrid_paper", batch_size=4,
+                        log=lambda s: None)
+    assert len(summary["rows"]) == 4
+    assert {(r["units"], r["layers"]) for r in summary["rows"]} == {(2, 1), (3, 1), (2, 2),
+                                                                   (3, 2)}
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert "| 3 |" in table and "Table 2 shape" in table and "Table 3 shape" in table
+    assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 1000
+    assert (tmp_path / "sweep" / "sweep.csv").read_text().count("\n") == 5
+
+
+def test_sweep_report_from_rows(tmp_path):
+    rows = [dict(units=u, layers=n, relu=True, best_epoch=1, train_accuracy=0.5,
+                 val_accuracy=0.5, val_loss=1.0, test_accuracy=0.5 + u / 1000 + n / 100,
+                 test_loss=1.0 - n / 10, seconds=1.0)
+            for u in (50, 150) for n in (4, 6)]
+    report = write_sweep_report(rows, tmp_path)
+    text = (tmp_path / "sweep.md").read_text()
+    assert report["metric"] == "test_accuracy"
+    assert "| Hybrid CNN-RNN, hidden units = 150 | 71.00% | 0.400 |" in text
+    assert "| Hybrid CNN-RNN, hidden layers = 4 | 69.00% | 0.600 |" in text
