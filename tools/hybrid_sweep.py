@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/hybrid_sweep")
     p.add_argument("--model", default="hybrid_cnn_rnn")
-    p.add_argument("--preset", default="cpu")
+    p.add_argument("--preset", default="cpu", help="model preset (\"none\": the paper defaults)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
     p.add_argument("--data", help="training shards (default: the built-in synthetic data)")
     p.add_argument("--test-data")
@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     summary = run_sweep(
-        args.out, model=args.model, preset=args.preset, overrides=parse_assignments(args.set),
+        args.out, model=args.model, preset=None if args.preset in ("", "none") else args.preset,
+        overrides=parse_assignments(args.set),
         data=args.data, test_data=args.test_data, data_root=args.data_root,
         synthetic=parse_assignments(args.synthetic), cnn_run=args.cnn_run,
         cnn_epochs=args.cnn_epochs, epochs=args.epochs, recipe=args.recipe,
