@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import tensorflow as tf
 
 from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
-from ferzoo.data.preprocessing import preprocess_clip
+from ferzoo.data.preprocessing import has_photometric, preprocess_clip
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
@@ -218,13 +218,19 @@ def decode_all_frames(example: dict, spec: InputSpec, augment: dict | None) -> d
             tf.logical_and(shape[1] > size[0], shape[2] > size[1]),
             lambda f=frames: tf.cast(tf.round(resize_frames(f, size)), tf.uint8),
             lambda f=frames: f)
+        if stream == "video" and spec.channels == 1:  # a third of the memory and work
+            frames = tf.image.rgb_to_grayscale(frames)
         out[f"{prefix}/decoded"] = frames
     return out
 
 
 def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | None,
-               num_classes: int | None = None, target: str = "label"):
+               num_classes: int | None = None, target: str = "label",
+               photometric: bool = True):
     """Decoded example -> (inputs dict, target): sample, decode, augment, resize.
+
+    ``photometric=False`` leaves out the recipe's equalisation and standardisation
+    (:func:`preprocess_clip`): :func:`make_dataset` applies them to whole batches.
 
     The example's frames are JPEG/PNG bytes (``image/encoded``) or, from a cache of
     decoded clips, uint8 frames (``image/decoded``, see :func:`decode_all_frames`).
@@ -245,7 +251,12 @@ def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | N
                                tf.cast(example["clip/apex_index"], tf.int32))
     streams = {}
     if "video" in spec.streams:
-        streams["video"] = _pick_frames(stored, index)
+        video = _pick_frames(stored, index)
+        if spec.channels == 1 and video.shape[-1] != 1:
+            # Grey before the geometry: crop, resize, flip and rotation are linear in
+            # the pixels, so this gives the same frames for a third of the work.
+            video = tf.image.rgb_to_grayscale(video)
+        streams["video"] = video
     if "flow" in spec.streams:
         flow_stored = example["flow/decoded" if "flow/decoded" in example else "flow/encoded"]
         n_flow = tf.shape(flow_stored)[0]
@@ -260,12 +271,8 @@ def parse_clip(example: dict, spec: InputSpec, training: bool, augment: dict | N
         streams["flow"] = tf.where(still[:count, None, None, None], tf.constant(ZERO_FLOW), flow)
     # Resized right after the crop: flips and rotations work on the output's pixels.
     streams = augment_clip(streams, augment, training, size=spec.image_size)
-    out = {}
-    for key, value in streams.items():
-        if key == "video" and spec.channels == 1:
-            value = tf.image.rgb_to_grayscale(value)
-        out[key] = tf.clip_by_value(value, 0.0, 1.0)
-    if "video" in out:  # photometric steps a recipe asks for (equalize, standardize)
+    out = {key: tf.clip_by_value(value, 0.0, 1.0) for key, value in streams.items()}
+    if photometric and "video" in out:
         out["video"] = preprocess_clip(out["video"], augment)
     if target == "valence":
         y = example["clip/valence"]
@@ -365,7 +372,8 @@ def make_dataset(
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def parse(example):
-        inputs, y = parse_clip(example, spec, training, augment, num_classes, target)
+        inputs, y = parse_clip(example, spec, training, augment, num_classes, target,
+                               photometric=False)
         if with_info:
             return inputs, y, {"clip_id": example["clip/id"], "subject": example["clip/subject"]}
         return inputs, y
@@ -374,6 +382,13 @@ def make_dataset(
     if skip_corrupt:
         ds = ds.ignore_errors(log_warning=True)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    if "video" in spec.streams and has_photometric(augment):
+        # The recipe's photometric steps (equalize, standardize) work per frame: one
+        # vectorised call per batch costs less than one per clip.
+        def photometric(inputs, *rest):
+            return ({**inputs, "video": preprocess_clip(inputs["video"], augment)}, *rest)
+
+        ds = ds.map(photometric, num_parallel_calls=AUTOTUNE, deterministic=ordered)
     if ordered:
         options = tf.data.Options()
         options.deterministic = True

@@ -120,6 +120,11 @@ def apply_preprocessing(video: tf.Tensor, steps: Sequence[str] | str | None) -> 
     return video
 
 
+def has_photometric(config: dict | None) -> bool:
+    """Whether a recipe's ``augment`` settings ask for a photometric step."""
+    return bool(config) and bool(config.get("equalize") or config.get("standardize"))
+
+
 def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
     """The photometric steps a recipe's ``augment`` settings ask for, in a fixed order.
 
@@ -128,7 +133,7 @@ def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
     statistics. Other keys (flip, rotate, crop) are geometry, handled elsewhere. The
     same steps run at training and at test time (they are not random).
     """
-    if not config:
+    if not has_photometric(config):
         return video
     if config.get("equalize"):
         video = equalize_histogram(video)

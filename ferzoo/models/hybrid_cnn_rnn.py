@@ -43,8 +43,10 @@ Decisions where the paper is silent or unclear (SPEC.md Sec. 2):
   sees the neutral start and the peak (P consecutive frames would hold only the top of
   the rise of a long clip), and reads an MMI clip (neutral -> apex -> neutral) up to
   its apex.
-- ``hybrid_cnn`` (the single-frame "CNN" row of Table 1) takes the same video input and
-  classifies its last frame (``frame_index=-1``): with ``to_apex`` that is the apex.
+- ``hybrid_cnn`` (the single-frame "CNN" row of Table 1) reads one frame by default
+  (``frames=1``): with ``to_apex`` that is the apex, and the input pipeline decodes and
+  augments that frame alone. With ``frames > 1`` it takes the hybrid's video input and
+  classifies frame ``frame_index`` (default the last: the apex).
 - the IRNN's first input kernel starts from N(0, 0.001^2) (Le et al. 2015), the kernels
   between its stacked layers from He-normal / sqrt(T): with 0.001 there too the 6-layer
   stack passes ~1e-10 of its input and does not train (see ``ferzoo.layers.IRNN``).
@@ -361,6 +363,7 @@ _TINY_CNN = dict(frames=3, image_size=16, filters=(2, 2, 4, 4, 4, 4), fc_units=8
 _TINY = dict(_TINY_CNN, units=6, num_layers=2, rnn_kernel_stddev=0.1)
 # decision: 8 frames of 48x48 train a few epochs on a 2-core CPU in minutes.
 _CPU = {"cpu": dict(frames=8, image_size=48)}
+_CPU_CNN = {"cpu": dict(frames=1, image_size=48)}
 _COMMON = dict(paper="hybrid_cnn_rnn", sampling="to_apex", recipe="hybrid_paper")
 
 
@@ -436,10 +439,10 @@ def hybrid_cnn_rnn_valence(
     return _hybrid(**locals(), name="hybrid_cnn_rnn_valence")
 
 
-@register_model(tiny=_TINY_CNN, presets=_CPU, **_COMMON)
+@register_model(tiny=_TINY_CNN, presets=_CPU_CNN, **_COMMON)
 def hybrid_cnn(
     num_classes: int = 6,
-    frames: int = FRAMES,
+    frames: int = 1,
     image_size: int = IMAGE_SIZE,
     channels: int = CHANNELS,
     filters: Sequence[int] = FILTERS,
@@ -450,14 +453,14 @@ def hybrid_cnn(
     frame_index: int = -1,
     head: str = "softmax",
 ) -> keras.Model:
-    """Single-frame CNN on the clip's last frame (Table 1 "CNN")."""
+    """Single-frame CNN on the clip's apex frame (Table 1 "CNN")."""
     return _single_frame(**locals(), name="hybrid_cnn")
 
 
-@register_model(tiny=_TINY_CNN, presets=_CPU, head="regression", **_COMMON)
+@register_model(tiny=_TINY_CNN, presets=_CPU_CNN, head="regression", **_COMMON)
 def hybrid_cnn_valence(
     num_classes: int = 6,
-    frames: int = FRAMES,
+    frames: int = 1,
     image_size: int = IMAGE_SIZE,
     channels: int = CHANNELS,
     filters: Sequence[int] = FILTERS,
@@ -468,5 +471,5 @@ def hybrid_cnn_valence(
     frame_index: int = -1,
     head: str = "regression",
 ) -> keras.Model:
-    """Single-frame regression CNN on the clip's last frame (Sec. 3.2): (B, 1) valence."""
+    """Single-frame regression CNN on the clip's apex frame (Sec. 3.2): (B, 1) valence."""
     return _single_frame(**locals(), name="hybrid_cnn_valence")
