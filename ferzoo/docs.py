@@ -34,6 +34,7 @@ EXPORT_RESULTS = RESULTS_DIR / "export.json"
 
 NOT_TRAINED = "— (not trained)"
 NOT_MEASURED = "not measured"
+NO_ACCURACY = "n/a (valence regression)"
 
 # Export artefacts in table order, and how the table names them.
 EXPORT_LABELS = {
@@ -257,10 +258,10 @@ def record_run(run_dir: str | os.PathLike, results_path: str | os.PathLike = SYN
     return entry
 
 
-def accuracy_cell(entry: Mapping[str, Any] | None) -> str:
+def accuracy_cell(entry: Mapping[str, Any] | None, head: str = "softmax") -> str:
     """``93.0% / 93.0%``, with what differs from the documented run in brackets."""
     if not entry:
-        return NOT_TRAINED
+        return NOT_TRAINED if head != "regression" else NO_ACCURACY
     from ferzoo.data.synthetic import RENDER_VERSION
 
     text = f"{entry['war']:.1%} / {entry['uar']:.1%}"
@@ -427,7 +428,7 @@ def model_table(names: Sequence[str], synthetic: str | os.PathLike = SYNTHETIC_R
     check_results(exported, str(exports))
     rows = [
         "| model | paper | input (T x H x W x C) | trainable parameters | FLOPs / clip | "
-        "frame sampling | synthetic test WAR / UAR (cpu preset) | exports with parity |",
+        "frame sampling | synthetic test WAR / UAR (cpu preset) | exports checked against Keras |",
         "| --- | --- | --- | ---: | ---: | --- | --- | --- |",
     ]
     for name in names:
@@ -437,7 +438,7 @@ def model_table(names: Sequence[str], synthetic: str | os.PathLike = SYNTHETIC_R
             f"| `{name}` | {info['paper_key']} | {_input(info)} | "
             f"{trainable_parameters(model):,} | {_flops(count_flops(model))} | "
             f"{info['input']['sampling']} | "
-            f"{accuracy_cell(accuracy['results'].get(name))} | "
+            f"{accuracy_cell(accuracy['results'].get(name), get_entry(name).head)} | "
             f"{exports_cell(exported['results'].get(name))} |"
         )
         del model
@@ -460,19 +461,23 @@ def results_section(paper: str, synthetic: str | os.PathLike = SYNTHETIC_RESULTS
                     exports: str | os.PathLike = EXPORT_RESULTS) -> str:
     """The generated part of ``docs/models/<paper>.md``: every variant's synthetic test
     result (with the command that made it) and its exportable formats."""
+    from ferzoo.registry import get_entry
+
     accuracy = load_results(synthetic)
     exported = load_results(exports)
     check_results(accuracy, str(synthetic))
     check_results(exported, str(exports))
     rows = ["| model | test WAR | test UAR | test clips | preset | recipe | epochs (best) | "
-            "training data | exports with parity |",
+            "training data | exports checked against Keras |",
             "| --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |"]
     commands = []
     for name in family_models(paper):
         entry = accuracy["results"].get(name)
         export_text = exports_cell(exported["results"].get(name))
         if entry is None:
-            rows.append(f"| `{name}` | — | — | — | — | — | — | not trained | {export_text} |")
+            why = "not trained" if get_entry(name).head != "regression" else \
+                "valence regression: no WAR/UAR"
+            rows.append(f"| `{name}` | — | — | — | — | — | — | {why} | {export_text} |")
             continue
         data = entry.get("data") or "?"
         if entry.get("render_version") is not None:
