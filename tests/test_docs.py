@@ -1,10 +1,26 @@
-"""The README's model table is what the code generates (never typed by hand)."""
+"""The documentation is what the code generates, and it covers what is registered.
+
+README's model table and the results sections of docs/models/*.md are generated from the
+registry and docs/results/*.json (never typed by hand); every paper family has a page
+naming all its registered variants; every dataset converter has a "Preparing" page.
+"""
+
+import json
+import re
+import tomllib
 
 import pytest
 
 import ferzoo
-from ferzoo.docs import TABLE_BEGIN, TABLE_END, model_table
+from ferzoo import registry
+from ferzoo.docs import (
+    EXPORT_RESULTS, RESULTS_BEGIN, RESULTS_END, SYNTHETIC_RESULTS, TABLE_BEGIN, TABLE_END,
+    ResultsError, accuracy_cell, check_results, exports_cell, family_models,
+    generated_between, load_results, model_table, record_run, results_section,
+)
 from tests.conftest import REPO
+
+MODELS_DIR = REPO / "docs" / "models"
 
 
 @pytest.mark.slow
@@ -15,3 +31,177 @@ def test_readme_model_table_is_generated():
     assert current == model_table(ferzoo.list_models()).strip(), (
         "README.md's model table is stale: run `python tools/update_readme.py`"
     )
+
+
+# ------------------------------------------------------------------------ results files
+def test_results_files_name_registered_models_only():
+    for path in (SYNTHETIC_RESULTS, EXPORT_RESULTS):
+        assert path.exists(), f"{path} is missing"
+        check_results(load_results(path), str(path))
+
+
+def test_every_model_has_a_measured_export_record():
+    results = load_results(EXPORT_RESULTS)["results"]
+    missing = sorted(set(ferzoo.list_models()) - set(results))
+    assert not missing, f"no export record for {missing}: run python tools/record_exports.py"
+
+
+def test_table_refuses_a_result_of_an_unregistered_model(tmp_path):
+    bogus = tmp_path / "synthetic.json"
+    bogus.write_text(json.dumps({"about": "", "results": {"no_such_model": {
+        "model": "no_such_model", "war": 0.5, "uar": 0.5}}}))
+    with pytest.raises(ResultsError, match="no_such_model"):
+        model_table(["stc"], synthetic=bogus, exports=EXPORT_RESULTS)
+    with pytest.raises(ResultsError, match="no_such_model"):
+        model_table(["stc"], synthetic=SYNTHETIC_RESULTS, exports=bogus)
+    with pytest.raises(ResultsError, match="no_such_model"):
+        results_section("stc_nlstm", synthetic=bogus)
+
+
+def test_table_cells_come_from_the_results_files(tmp_path):
+    synthetic, exports = tmp_path / "synthetic.json", tmp_path / "export.json"
+    synthetic.write_text(json.dumps({"about": "", "results": {"stc": {
+        "model": "stc", "preset": "cpu", "war": 0.9312, "uar": 0.9251,
+        "render_version": 1}}}))
+    exports.write_text(json.dumps({"about": "", "results": {"stc": {
+        "model": "stc", "passed": {"savedmodel": {}, "tflite-float32": {}, "onnx": {}},
+        "failed": {"tflite-int8": "ExportError: WHILE"}}}}))
+    table = model_table(["stc", "stc_lstm"], synthetic=synthetic, exports=exports)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert "| 93.1% / 92.5% (render v1) |" in rows["`stc`"]
+    assert rows["`stc`"].endswith("| SavedModel, TFLite float32, ONNX; fails: TFLite int8 |")
+    assert "| — (not trained) | not measured |" in rows["`stc_lstm`"]
+
+
+def test_cells():
+    assert accuracy_cell(None) == "— (not trained)"
+    assert accuracy_cell(None, head="regression").startswith("n/a")
+    assert accuracy_cell({"war": 1.0, "uar": 0.98, "preset": None, "two_stage": True,
+                          "overrides": {"frames": 1}}) == \
+        "100.0% / 98.0% (preset paper; frames=1; two-stage)"
+    every = {label: {} for label in
+             ("savedmodel", "tflite-float32", "tflite-dynamic", "tflite-int8", "onnx")}
+    assert exports_cell({"passed": every, "failed": {}}) == \
+        "SavedModel, TFLite float32/dynamic-range/int8, ONNX"
+    assert exports_cell(None) == "not measured"
+
+
+# ---------------------------------------------------------------- recording a finished run
+def _fake_run(root, model="stc_nlstm", overrides=None, seed=1, render_version=2,
+              finished=True):
+    """A run folder as ``ferzoo train`` leaves it (only the files the recorder reads)."""
+    data = root / "tfrecords" / "synthetic-64px-s0-abcdef12"
+    data.mkdir(parents=True)
+    (data / "synthetic.json").write_text(json.dumps(
+        {"size": 64, "seed": 0, "flow": True, "render_version": render_version}))
+    run = root / "runs" / "mine"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({
+        "config": {"model": model, "out_dir": "runs/mine", "preset": "cpu",
+                   "overrides": overrides or {}, "recipe": "synthetic_cpu", "seed": seed,
+                   "val_fraction": 0.15, "synthetic": {"flow": True}},
+        "recipe": {"name": "synthetic_cpu", "epochs": 10},
+        "train_files": [str(data.relative_to(root) / "train-00000-of-00001.tfrecord")],
+    }))
+    (run / "result.json").write_text(json.dumps({"epochs": 10, "best": {"epoch": 7}}))
+    if finished:
+        (run / "test_report.json").write_text(json.dumps(
+            {"num_clips": 300, "war": 0.8766666, "uar": 0.8712345}))
+    return run
+
+
+def test_record_run_reads_a_finished_run_folder(tmp_path):
+    run = _fake_run(tmp_path, overrides={"width": 8, "lstm_units": 64})
+    results = tmp_path / "results.json"
+    entry = record_run(run, results)
+    assert entry["model"] == "stc_nlstm" and entry["preset"] == "cpu"
+    assert entry["recipe"] == "synthetic_cpu" and entry["seed"] == 1
+    assert (entry["war"], entry["uar"], entry["test_clips"]) == (0.8767, 0.8712, 300)
+    assert (entry["epochs"], entry["best_epoch"]) == (10, 7)
+    # width=8 differs from the cpu preset; lstm_units=64 is the preset's value anyway
+    assert entry["overrides"] == {"width": 8}
+    assert entry["data"] == "synthetic-64px-s0-abcdef12"
+    assert entry["render_version"] == 2 and entry["synthetic"] == {"flow": True}
+    assert entry["command"] == (
+        "ferzoo train --model stc_nlstm --preset cpu --recipe synthetic_cpu --set width=8 "
+        "lstm_units=64 --synthetic flow=True --epochs 10 --seed 1 --out runs/mine")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", entry["date"])
+    stored = load_results(results)["results"]
+    assert stored == {"stc_nlstm": entry}
+    assert accuracy_cell(entry) == "87.7% / 87.1% (width=8; render v2)"
+
+
+def test_record_run_refuses_unfinished_runs_and_unregistered_models(tmp_path):
+    with pytest.raises(ResultsError, match="test_report.json"):
+        record_run(_fake_run(tmp_path / "a", finished=False), tmp_path / "r.json")
+    with pytest.raises(registry.RegistryError, match="no_such_model"):
+        record_run(_fake_run(tmp_path / "b", model="no_such_model"), tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_record_run_command_override_and_note(tmp_path):
+    entry = record_run(_fake_run(tmp_path), tmp_path / "r.json", command="make it",
+                       note="older render")
+    assert entry["command"] == "make it" and entry["note"] == "older render"
+
+
+# --------------------------------------------------------------------- docs/models pages
+def test_every_paper_family_has_a_page_naming_all_its_variants():
+    papers = sorted({registry.get_entry(n).paper for n in ferzoo.list_models()})
+    index = (MODELS_DIR / "README.md").read_text()
+    for paper in papers:
+        page = MODELS_DIR / f"{paper}.md"
+        assert page.exists(), f"no page {page} for the paper family {paper!r}"
+        text = page.read_text()
+        missing = [n for n in family_models(paper) if f"`{n}`" not in text]
+        assert not missing, f"{page.name} does not name the registered variants {missing}"
+        assert f"({paper}.md)" in index, f"docs/models/README.md does not link {page.name}"
+        unlisted = [n for n in family_models(paper) if f"`{n}`" not in index]
+        assert not unlisted, f"docs/models/README.md does not list {unlisted}"
+        assert "not reproduced" in text, f"{page.name} must say the benchmarks were not rerun"
+
+
+def test_model_pages_results_sections_are_generated():
+    for paper in registry.PAPERS:
+        page = MODELS_DIR / f"{paper}.md"
+        if not page.exists():
+            continue
+        current = generated_between(page.read_text(), RESULTS_BEGIN, RESULTS_END)
+        assert current == results_section(paper).strip(), (
+            f"{page} results section is stale: run `python tools/update_readme.py`")
+
+
+def test_model_pages_commands_exist():
+    """Every ``ferzoo SUBCOMMAND`` the pages show is a real subcommand."""
+    from ferzoo.cli import build_parser
+
+    parser = build_parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    for page in MODELS_DIR.glob("*.md"):
+        for sub in re.findall(r"\bferzoo ([a-z]+)\b", page.read_text()):
+            if sub in ("models", "train", "evaluate", "export", "predict", "crossval", "svm",
+                       "attention", "convert", "benchmark", "info", "synth"):
+                assert sub in choices, f"{page.name}: ferzoo {sub} is not a subcommand"
+
+
+# ------------------------------------------------------------------ changelog, datasets
+def test_changelog_is_at_the_package_version():
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(version)}\]", changelog, re.M), (
+        f"CHANGELOG.md has no section for version {version} (pyproject.toml)")
+
+
+def test_every_converter_has_a_preparing_page_linked_from_the_docs_index():
+    from ferzoo.data.converters import list_converters
+
+    datasets = REPO / "docs" / "datasets"
+    index = (datasets / "README.md").read_text()
+    for name in list_converters():
+        page = datasets / f"{name}.md"
+        assert page.exists(), f"converter {name!r} has no page {page}"
+        assert page.read_text().startswith("# Preparing "), page
+        assert f"({name}.md)" in index, f"docs/datasets/README.md does not link {name}.md"
+    docs_index = (REPO / "docs" / "README.md").read_text()
+    for link in ("datasets/README.md", "models/README.md", "../CHANGELOG.md"):
+        assert f"({link})" in docs_index, f"docs/README.md does not link {link}"

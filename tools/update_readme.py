@@ -1,13 +1,12 @@
-"""Regenerate the model table in README.md from the registry (thin: see ferzoo.docs)."""
+"""Regenerate README.md's model table and the results sections of docs/models/*.md from
+the registry and docs/results/*.json (thin: see ferzoo.docs.update_docs).
 
-from pathlib import Path
+    python tools/update_readme.py [--pages-only]
+"""
 
-import ferzoo
-from ferzoo.docs import TABLE_BEGIN, TABLE_END, model_table
+import sys
 
-readme = Path(__file__).resolve().parents[1] / "README.md"
-text = readme.read_text()
-head, rest = text.split(TABLE_BEGIN)
-_, tail = rest.split(TABLE_END)
-readme.write_text(f"{head}{TABLE_BEGIN}\n{model_table(ferzoo.list_models())}\n{TABLE_END}{tail}")
-print(f"updated {readme}")
+from ferzoo.docs import update_docs
+
+for path in update_docs(readme="--pages-only" not in sys.argv[1:]):
+    print(f"updated {path}")
