@@ -52,12 +52,23 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
 
-def show(fig, dpi=80):
-    """Display a matplotlib figure as a PNG (works under any backend) and close it."""
+def show(fig, dpi=80, jpeg=False):
+    """Display a matplotlib figure (under any backend) and close it; JPEG for photos."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="jpeg" if jpeg else "png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    display(Image(buffer.getvalue()))'''
+    display(Image(buffer.getvalue(), format="jpeg" if jpeg else "png"))
+
+
+def show_file(path, scale=1.0, width=None):
+    """Display an image file as a JPEG, scaled (keeps the notebook small)."""
+    import cv2
+
+    image = cv2.imread(str(path))
+    if scale != 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    display(Image(data.tobytes(), format="jpeg", width=width))'''
 
 ATTRIBUTION = ("The sample video ships inside the package (`ferzoo.sample_media`): "
                "`smiling_man.mp4`, from Intel's *head-pose-face-detection-male* sample "
@@ -138,11 +149,7 @@ SYNTHETIC = dict(size=32, num_subjects=8, test_subjects=2, clips_per_subject=12,
                  min_frames=6, max_frames=12)
 data_dir = ensure_synthetic(WORK / "data", SyntheticConfig(**SYNTHETIC))
 print(sorted(p.name for p in data_dir.iterdir()))
-sheet = plt.imread(data_dir / "contact_sheet.png")
-fig, ax = plt.subplots(figsize=(7, 7 * sheet.shape[0] / sheet.shape[1]))
-ax.imshow(sheet)
-ax.axis("off")
-show(fig)
+show_file(data_dir / "contact_sheet.png", scale=0.45)
 """),
         md("""
 ## Train
@@ -190,8 +197,9 @@ class probabilities as CSV and PNG.
 
 {ATTRIBUTION}
 
-A model trained on synthetic faces does not transfer to real ones (and this one is barely
-trained): the timeline shows the mechanics. Train on real data for real predictions.
+A model trained on synthetic faces does not transfer to real ones, and this one is barely
+trained: its timeline stays flat at about 1/6 per class. It shows the mechanics; train on
+real data (notebook 02) for real predictions.
 """),
         code("""
 import cv2
@@ -213,7 +221,7 @@ for ax, i in zip(axes, range(0, len(frames), len(frames) // 4)):
     ax.imshow(frames[i])
     ax.set_title(f"frame {i}", fontsize=9)
     ax.axis("off")
-show(fig)
+show(fig, jpeg=True)
 """),
         code("""
 predictor = Predictor(run_dir)
@@ -356,7 +364,7 @@ fig, ax = plt.subplots(figsize=(12, 2.8))
 ax.imshow(sheet)
 ax.set_title("aligned faces, one clip per row (time ->)")
 ax.axis("off")
-show(fig)
+show(fig, jpeg=True)
 """),
         md("""
 ## Public datasets
@@ -547,6 +555,12 @@ fig.suptitle("stc_nlstm (tiny preset): exported artefacts")
 show(fig)
 """),
         md("""
+A note on the int8 row: this barely trained model gives almost the same probability to
+every class (all within a few thousandths of 1/6), so int8's rounding (steps of about 1/256
+on the output) can flip the top class even though the values differ by ~0.002; with a
+trained model, whose top class stands out, int8 keeps it (README: 94% WAR int8 vs 93%
+float for the `cpu` preset).
+
 ## Run the int8 model with LiteRT
 
 `ferzoo.runtime.open_runtime` opens any artefact (`.tflite` with LiteRT, `.onnx` with
@@ -619,7 +633,7 @@ About a minute on a CPU.
         md("""
 ## STCAM: spatial-temporal attention over frames
 
-A tiny STCAM (7 frames of 32x32) trained for two epochs on synthetic clips. `ferzoo
+A tiny STCAM (7 frames of 64x64) trained for two epochs on synthetic clips. `ferzoo
 attention --run RUN` draws, for one test clip, the frames and each attention layer's map
 overlaid on them (blue: low weight, red: high); with `--layer ir_a_attention` it draws the
 paper's three rows (frames, maps, overlays) for one layer.
@@ -637,11 +651,11 @@ import numpy as np
 from ferzoo.training.trainer import train
 
 WORK = Path("notebook_runs/04_look_inside")
-SYNTHETIC = dict(size=32, num_subjects=8, test_subjects=2, clips_per_subject=12,
+SYNTHETIC = dict(size=64, num_subjects=8, test_subjects=2, clips_per_subject=12,
                  min_frames=8, max_frames=12)
 stcam_run = WORK / "runs" / "stcam_tiny"
 result = train("stcam", out_dir=stcam_run, preset="tiny",
-               overrides=dict(frames=7, image_size=32), data_root=str(WORK / "data"),
+               overrides=dict(frames=7, image_size=64), data_root=str(WORK / "data"),
                synthetic=SYNTHETIC, epochs=2, batch_size=8, progress=False,
                log=lambda line: None)
 print("test:", {{k: round(v, 3) for k, v in result["test"].items() if k in ("war", "uar")}})
@@ -652,7 +666,7 @@ command = [sys.executable, "-m", "ferzoo.cli", "attention", "--run", str(stcam_r
            "--index", "3", "--layer", "ir_a_attention", "--out", str(figure)]
 print("$ ferzoo " + " ".join(command[3:]))
 print(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-display(Image(filename=str(figure), width=800))
+show_file(figure, scale=0.8)
 """),
         md("""
 The same from Python: `spatiotemporal_attention(model, clip, layer)` returns one layer's
@@ -672,7 +686,7 @@ for layer in ("ir_a_attention", "red_b_attention", "ir_c_attention"):
     name, attention = spatiotemporal_attention(stcam, clip.numpy(), layer)
     print(f"{name:16s} map {attention.shape}  range {attention.min():.3f}-{attention.max():.3f}")
 path = save_attention_figure(stcam, clip.numpy(), WORK / "stcam_all_layers.png")
-display(Image(filename=str(path), width=800))
+show_file(path, scale=0.6)
 """),
         md("""
 ## LSTPNet: attention over time (untrained)
