@@ -29,7 +29,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 CELL_TIMEOUT = 600  # seconds per cell
 # Noise that would only make diffs of the committed outputs (TF/absl log lines).
 _NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
-                    r"|INFO:tensorflow:|\[IPKernelApp\] WARNING)")
+                    r"|INFO:tensorflow:|INFO: Created TensorFlow Lite|\[IPKernelApp\] WARNING)")
 
 
 def code_hash(nb) -> str:
