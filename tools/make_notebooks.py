@@ -73,7 +73,8 @@ def show_file(path, scale=1.0, width=None):
 ATTRIBUTION = ("The sample video ships inside the package (`ferzoo.sample_media`): "
                "`smiling_man.mp4`, from Intel's *head-pose-face-detection-male* sample "
                "(CC BY 4.0, Intel Corporation, "
-               "[intel-iot-devkit/sample-videos](https://github.com/intel-iot-devkit/sample-videos)).")
+               "[intel-iot-devkit/sample-videos]"
+               "(https://github.com/intel-iot-devkit/sample-videos)).")
 
 
 def md(text: str):
