@@ -55,6 +55,16 @@ def test_every_notebook_is_listed():
 
 
 @pytest.mark.parametrize("filename", sorted(MIN_IMAGES))
+def test_cells_are_those_of_the_generator(filename):
+    generated = _tool("make_notebooks").make_notebook(filename)
+    expected = [(c.cell_type, c.source) for c in generated.cells]
+    committed = [(c.cell_type, c.source) for c in _read(filename).cells]
+    assert committed == expected, (
+        f"{filename} differs from tools/make_notebooks.py; edit the generator, then run "
+        "python tools/make_notebooks.py && python tools/run_notebooks.py")
+
+
+@pytest.mark.parametrize("filename", sorted(MIN_IMAGES))
 def test_badge_then_install_cell(filename):
     nb = _read(filename)
     repo = _tool("make_notebooks").REPO_URL

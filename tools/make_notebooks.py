@@ -6,8 +6,8 @@
 The notebooks are generated so that the repository address lives in one place
 (``REPO_URL``) and every notebook starts the same way: a Colab badge, then an install
 cell that only installs when ferzoo is not importable (CI has no network and never
-installs). Editing a notebook in Jupyter is fine too: ``tools/run_notebooks.py`` reads
-the .ipynb files, not this script; but a later run of this script overwrites such edits.
+installs). This script is the source of the notebooks: ``tests/test_notebooks.py`` checks
+that the committed cells equal what it generates, so change a notebook here, not in Jupyter.
 """
 
 from __future__ import annotations
