@@ -219,3 +219,17 @@ def segment_flow_index(indices) -> tuple[tf.Tensor, tf.Tensor]:
     """
     indices = tf.convert_to_tensor(indices, tf.int32)
     return indices[:-1], tf.equal(indices[1:], indices[:-1])
+
+
+@register_sampler("before_apex")
+def before_apex(num_frames, frames, training, apex_index):
+    """The ``frames`` consecutive frames that end at the apex: [t - P + 1, t].
+
+    Jain et al. 2018 (Sec. 3.3) feed the RNN the CNN features of the P frames before
+    time t; for a clip-level label t is the peak of the expression (the stored apex, or
+    the last frame when the apex is unknown: CK+ clips end at the peak). A clip whose
+    onset is shorter than P repeats its first frame in front. Deterministic.
+    """
+    del training
+    end = tf.where((apex_index >= 0) & (apex_index < num_frames), apex_index, num_frames - 1)
+    return tf.maximum(end - frames + 1 + tf.range(frames, dtype=tf.int32), 0)
