@@ -185,6 +185,7 @@ def export(
     atol: float = FLOAT_ATOL,
     num_threads: int | None = None,
     evaluation_data: Iterable | None = None,
+    photometric: Mapping[str, Any] | None = None,
     verbose: bool = False,
 ) -> ExportReport:
     """Export ``model`` to ``path`` in every format asked for, check each, write a card.
@@ -215,6 +216,10 @@ def export(
         evaluation_data: labelled clips, ``(inputs, labels)`` batches such as
             ``make_dataset(test shards, spec, training=False, ...)``: every artefact's
             WAR and UAR on them goes in the report and the card (int8 vs float).
+        photometric: the photometric steps the weights were trained with
+            (``ferzoo.data.preprocessing.photometric_settings`` of the recipe's augment
+            settings: histogram equalisation, standardisation); recorded in the card,
+            which ``ferzoo predict`` reads to prepare its input the same way.
         verbose: print a line per artefact.
 
     Returns:
@@ -326,7 +331,8 @@ def export(
             lambda: OnnxRuntime(target, num_threads=num_threads),
         )
 
-    card = model_card(model, name, report, labels=labels, metrics=metrics, head=head)
+    card = model_card(model, name, report, labels=labels, metrics=metrics, head=head,
+                      photometric=photometric)
     write_model_card(card, out_dir)
     (out_dir / "export_report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
@@ -817,6 +823,7 @@ def model_card(
     labels: Sequence[str] | None = None,
     metrics: Mapping[str, Any] | None = None,
     head: str = "softmax",
+    photometric: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The model card as a dict (what ``model_card.json`` holds)."""
     entry = _registry_entry(name)
@@ -838,7 +845,8 @@ def model_card(
             "value_range": value_range,
             "frame_sampling": sampling_text if stream == "video"
             else f"{sampling_text} (flow between adjacent frames)",
-            "preprocessing": _preprocessing(stream, shape, value_range, sampling),
+            "preprocessing": _preprocessing(stream, shape, value_range, sampling,
+                                            photometric if stream == "video" else None),
         }
         for stream, shape in clip_shapes.items()
     ]
@@ -866,6 +874,7 @@ def model_card(
             for out in report.outputs
         ],
         "labels": list(labels) if labels is not None else None,
+        "photometric": dict(photometric) if photometric else None,
         "metrics": dict(metrics) if metrics else None,
         "exports": [
             {
@@ -901,7 +910,7 @@ def _describe_sampling(name: str) -> str:
 
 
 def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[float],
-                   sampling: str) -> str:
+                   sampling: str, photometric: Mapping[str, Any] | None = None) -> str:
     t, h, w, c = shape
     colour = "RGB" if c == 3 else ("grey" if c == 1 else f"{c} channels")
     low, high = value_range
@@ -909,8 +918,17 @@ def _preprocessing(stream: str, shape: Sequence[int], value_range: Sequence[floa
     if stream == "flow":
         return (f"optical flow between adjacent aligned face frames as (dx, dy, magnitude), "
                 f"{h}x{w}, {t} steps, decoded as in ferzoo.data (flow/scale); {scale}")
+    steps = []
+    if photometric and photometric.get("equalize"):
+        steps.append("histogram equalisation of every frame (8-bit levels)")
+    stats = (photometric or {}).get("standardize")
+    if isinstance(stats, Mapping):
+        steps.append(f"(x - {stats['mean']}) / {stats['std']}")
+    elif stats:
+        steps.append("standardise every frame to zero mean and unit std")
+    then = "; then " + ", then ".join(steps) if steps else ""
     return (f"detect the face (MTCNN, confidence >= 0.9), align on the eyes, crop and resize "
-            f"to {h}x{w}, {colour}, {scale}; T={t} frames by '{sampling}' sampling")
+            f"to {h}x{w}, {colour}, {scale}; T={t} frames by '{sampling}' sampling{then}")
 
 
 def write_model_card(card: Mapping[str, Any], path: str | Path) -> tuple[Path, Path]:

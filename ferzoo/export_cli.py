@@ -29,6 +29,7 @@ def cmd_export(args) -> int:
     import sys
 
     from ferzoo.cli import parse_assignments
+    from ferzoo.data.preprocessing import photometric_settings
     from ferzoo.export import ExportError, export
     from ferzoo.runtime import load_trained
 
@@ -44,6 +45,7 @@ def cmd_export(args) -> int:
             name=trained.name, check=not args.no_check, num_check=args.check_clips,
             num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
             metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
+            photometric=photometric_settings(trained.augment),
         )
     except ExportError as error:  # the message names the model, format, op and layer
         print(f"ferzoo export: {error}", file=sys.stderr)

@@ -190,6 +190,8 @@ class Predictor:
             raise PredictError(f"{len(labels)} labels for a model with {self.num_classes} "
                                f"classes: {labels}")
         self.labels = labels or [f"class_{i}" for i in range(self.num_classes)]
+        # the photometric steps of the weights' recipe (equalisation, standardisation)
+        self.photometric = meta.get("photometric")
         self.stride = stride or max(1, self.frames // 2)
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
@@ -251,14 +253,23 @@ class Predictor:
             feed["flow"] = flow_input(window, self.flow_frames)
         return feed
 
+    def batch_inputs(self, faces: np.ndarray, starts: Sequence[int]) -> dict[str, np.ndarray]:
+        """The batch of windows starting at ``starts``, prepared as in training: the
+        recipe's photometric steps (recorded with the weights) applied to the video."""
+        feeds = [self.inputs(faces, s) for s in starts]
+        batch = {k: np.stack([f[k] for f in feeds]) for k in feeds[0]}
+        if self.photometric:
+            from ferzoo.data.preprocessing import preprocess_clip
+
+            batch["video"] = np.asarray(preprocess_clip(batch["video"], self.photometric))
+        return batch
+
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """Probabilities (windows, classes) of aligned face frames, and window starts."""
         starts = self.window_starts(len(faces))
         out = []
         for i in range(0, len(starts), self.batch_size):
-            feeds = [self.inputs(faces, s) for s in starts[i:i + self.batch_size]]
-            batch = {k: np.stack([f[k] for f in feeds]) for k in feeds[0]}
-            result = self.runtime(batch)
+            result = self.runtime(self.batch_inputs(faces, starts[i:i + self.batch_size]))
             out.append(result.get("probabilities", next(iter(result.values()))))
         return np.concatenate(out), starts
 
@@ -321,7 +332,10 @@ def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime
         return open_runtime(path, num_threads=num_threads), meta
     trained = load_trained(weights, model, preset, overrides)
     runtime = KerasRuntime(trained.model, head="softmax")
-    return runtime, {"name": trained.name, "labels": trained.labels}
+    from ferzoo.data.preprocessing import photometric_settings
+
+    return runtime, {"name": trained.name, "labels": trained.labels,
+                     "photometric": photometric_settings(trained.augment)}
 
 
 def _export_folder_artefact(folder: Path) -> Path:
@@ -343,7 +357,8 @@ def artefact_metadata(path: str | os.PathLike) -> dict[str, Any]:
         card = folder / "model_card.json"
         if card.exists():
             data = json.loads(card.read_text())
-            return {"name": data.get("name"), "labels": data.get("labels")}
+            return {"name": data.get("name"), "labels": data.get("labels"),
+                    "photometric": data.get("photometric")}
     return {}
 
 

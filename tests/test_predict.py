@@ -156,3 +156,33 @@ def test_video_without_a_face_says_so(real_dir, tmp_path, capsys):
     status = cli_main(["predict", str(real_dir / "no-faces.jpg"), "--model", "stc_nlstm",
                        "--preset", "tiny", "--out", str(tmp_path)])
     assert status == 1 and "no face" in capsys.readouterr().err
+
+
+def test_the_recipes_photometric_steps_reach_prediction_through_the_model_card(
+        toy_name, tmp_path):
+    """A model trained on equalised, standardised frames (the hybrid recipes) gets them
+    at prediction too: from a run's recipe, or from the card ``ferzoo export`` wrote."""
+    from ferzoo.data.preprocessing import equalize_histogram, photometric_settings, standardize
+    from ferzoo.predict import artefact_metadata
+
+    settings = photometric_settings({"flip": True, "equalize": True, "standardize": True})
+    assert settings == {"equalize": True, "standardize": True}
+    assert photometric_settings({"flip": True, "rotate": 5.0}) is None
+    model = ferzoo.build(toy_name)
+    export_module.export(model, tmp_path, formats=["onnx"], name=toy_name, check=False,
+                         photometric=settings)
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert card["photometric"] == settings
+    assert "histogram equalisation" in card["inputs"][0]["preprocessing"]
+    assert artefact_metadata(tmp_path / f"{toy_name}.onnx")["photometric"] == settings
+
+    predictor = Predictor(tmp_path, stride=2)
+    assert predictor.photometric == settings
+    faces = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    batch = predictor.batch_inputs(faces, [0, 2])["video"]
+    raw = np.stack([predictor.inputs(faces, s)["video"] for s in (0, 2)])
+    np.testing.assert_allclose(batch, standardize(equalize_histogram(raw)).numpy(), atol=1e-5)
+    assert abs(batch[0, 0].mean()) < 1e-4 and abs(batch[0, 0].std() - 1) < 1e-3
+    # without recorded steps the frames stay in [0, 1]
+    plain = Predictor(model=toy_name).batch_inputs(faces, [0])["video"]
+    np.testing.assert_array_equal(plain[0], predictor.inputs(faces, 0)["video"])

@@ -209,7 +209,9 @@ display(Image(filename=str(run_dir / "evaluation" / "test_confusion.png"), width
 `ferzoo.predict.Predictor` (the `ferzoo predict` command) takes any model format (a run
 folder, `.keras`, `.tflite`, `.onnx`), finds and aligns the face in every frame with
 MTCNN, slides a window of the model's T frames over the clip and writes the timeline of
-class probabilities as CSV and PNG.
+class probabilities as CSV and PNG. The frames are prepared as in training: the recipe's
+histogram equalisation and standardisation, read from the run (or from an export's model
+card), are applied before the model sees them.
 
 {ATTRIBUTION}
 
@@ -614,7 +616,8 @@ for name, runtime in runtimes.items():
         md(f"""
 The same int8 file drives the video-to-timeline path (`ferzoo predict VIDEO --weights
 hybrid_cnn_int8.tflite`): face detection and alignment in Python, the model in LiteRT, one
-window per face frame (the model takes one frame). As in the quickstart: a model trained
+window per face frame (the model takes one frame), the frames equalised and standardised
+as the model card records. As in the quickstart: a model trained
 on synthetic faces does not transfer to real faces, so this timeline shows the mechanics,
 not the man's expressions.
 

@@ -125,6 +125,14 @@ def has_photometric(config: dict | None) -> bool:
     return bool(config) and bool(config.get("equalize") or config.get("standardize"))
 
 
+def photometric_settings(config: dict | None) -> dict | None:
+    """The photometric part of a recipe's ``augment`` settings (what a trained model
+    expects of its input at inference too), or None when there is none."""
+    if not has_photometric(config):
+        return None
+    return {key: config[key] for key in ("equalize", "standardize") if config.get(key)}
+
+
 def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
     """The photometric steps a recipe's ``augment`` settings ask for, in a fixed order.
 
