@@ -233,19 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_command(command: str, func: Callable[[Any], int], args: Any) -> int:
+    """Run a subcommand: a ``ValueError`` / ``FileNotFoundError`` becomes ``ferzoo COMMAND:
+    error: ...`` and exit status 2 (no traceback), Ctrl-C exit status 130."""
+    try:
+        return func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ferzoo {command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[Any], int] = args.func
     if args.debug:
         return func(args)
-    try:
-        return func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"ferzoo {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_command(args.command, func, args)
 
 
 if __name__ == "__main__":

@@ -57,11 +57,16 @@ def _torch_shape(keras_shape: tuple[int, ...], perm: tuple[int, ...] | None) -> 
     return tuple(shape)
 
 
-def _conv2d(prefix: str, layer) -> list[_Entry]:
-    entries = [(f"{prefix}.weight", layer.kernel, CONV2D)]
+def _kernel_and_bias(prefix: str, layer, layout) -> list[_Entry]:
+    """A Conv2D (``layout=CONV2D``) or Dense (``LINEAR``) layer: weight, and bias if any."""
+    entries = [(f"{prefix}.weight", layer.kernel, layout)]
     if layer.use_bias:
         entries.append((f"{prefix}.bias", layer.bias, SAME))
     return entries
+
+
+def _conv2d(prefix: str, layer) -> list[_Entry]:
+    return _kernel_and_bias(prefix, layer, CONV2D)
 
 
 def _batch_norm(prefix: str, layer) -> list[_Entry]:
@@ -78,10 +83,7 @@ def _vector_pair(prefix: str, weight, bias) -> list[_Entry]:
 
 
 def _linear(prefix: str, layer) -> list[_Entry]:
-    entries = [(f"{prefix}.weight", layer.kernel, LINEAR)]
-    if layer.use_bias:
-        entries.append((f"{prefix}.bias", layer.bias, SAME))
-    return entries
+    return _kernel_and_bias(prefix, layer, LINEAR)
 
 
 def tce_torch_entries(prefix: str, layer) -> list[_Entry]:

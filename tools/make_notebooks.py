@@ -70,6 +70,9 @@ def show_file(path, scale=1.0, width=None):
     _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     display(Image(data.tobytes(), format="jpeg", width=width))'''
 
+# The synthetic data of the model that 01 and 03 train (03 says "the model of 01").
+HYBRID_SYNTHETIC = """SYNTHETIC = dict(size=48, num_subjects=40, test_subjects=10, clips_per_subject=30,
+                 min_frames=6, max_frames=12)"""
 ATTRIBUTION = ("The sample video ships inside the package (`ferzoo.sample_media`): "
                "`smiling_man.mp4`, from Intel's *head-pose-face-detection-male* sample "
                "(CC BY 4.0, Intel Corporation, "
@@ -144,11 +147,10 @@ appear in training. `ensure_synthetic` writes them as TFRecords once (cached) to
 a contact sheet. Here 48x48 frames and short clips (6 to 12 frames), 40 subjects (10 for
 testing), 30 clips each: 1,200 clips, rendered in a few seconds.
 """),
-        code("""
+        code(f"""
 from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 
-SYNTHETIC = dict(size=48, num_subjects=40, test_subjects=10, clips_per_subject=30,
-                 min_frames=6, max_frames=12)
+{HYBRID_SYNTHETIC}
 data_dir = ensure_synthetic(WORK / "data", SyntheticConfig(**SYNTHETIC))
 print(sorted(p.name for p in data_dir.iterdir()))
 show_file(data_dir / "contact_sheet.png", scale=0.45)
@@ -513,8 +515,7 @@ import numpy as np
 from ferzoo.training.trainer import train
 
 WORK = Path("notebook_runs/03_export_to_edge")
-SYNTHETIC = dict(size=48, num_subjects=40, test_subjects=10, clips_per_subject=30,
-                 min_frames=6, max_frames=12)
+{HYBRID_SYNTHETIC}
 run_dir = WORK / "runs" / "hybrid_cnn_cpu"
 result = train("hybrid_cnn", out_dir=run_dir, preset="cpu", recipe="hybrid_synthetic",
                data_root=str(WORK / "data"), synthetic=SYNTHETIC, epochs=30,

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import tensorflow as tf
 
 from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
-from ferzoo.data.preprocessing import has_photometric, preprocess_clip
+from ferzoo.data.preprocessing import photometric_settings, preprocess_clip
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
@@ -382,7 +382,7 @@ def make_dataset(
     if skip_corrupt:
         ds = ds.ignore_errors(log_warning=True)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
-    if "video" in spec.streams and has_photometric(augment):
+    if "video" in spec.streams and photometric_settings(augment):
         # The recipe's photometric steps (equalize, standardize) work per frame: one
         # vectorised call per batch costs less than one per clip.
         def photometric(inputs, *rest):

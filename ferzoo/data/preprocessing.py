@@ -120,17 +120,12 @@ def apply_preprocessing(video: tf.Tensor, steps: Sequence[str] | str | None) -> 
     return video
 
 
-def has_photometric(config: dict | None) -> bool:
-    """Whether a recipe's ``augment`` settings ask for a photometric step."""
-    return bool(config) and bool(config.get("equalize") or config.get("standardize"))
-
-
 def photometric_settings(config: dict | None) -> dict | None:
     """The photometric part of a recipe's ``augment`` settings (what a trained model
     expects of its input at inference too), or None when there is none."""
-    if not has_photometric(config):
-        return None
-    return {key: config[key] for key in ("equalize", "standardize") if config.get(key)}
+    settings = {key: config[key] for key in ("equalize", "standardize")
+                if config and config.get(key)}
+    return settings or None
 
 
 def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
@@ -141,7 +136,7 @@ def preprocess_clip(video: tf.Tensor, config: dict | None) -> tf.Tensor:
     statistics. Other keys (flip, rotate, crop) are geometry, handled elsewhere. The
     same steps run at training and at test time (they are not random).
     """
-    if not has_photometric(config):
+    if not photometric_settings(config):
         return video
     if config.get("equalize"):
         video = equalize_histogram(video)

@@ -26,8 +26,28 @@ def _spec(shape, dtype):
     return keras.KerasTensor(tuple(shape), dtype=dtype)
 
 
+class _Reweighting(keras.layers.Layer):
+    """A layer that multiplies its input by an attention map: ``inputs * attention(inputs)``,
+    the map broadcast over the axes it lacks; ``return_attention=True`` also returns it.
+    Subclasses define ``attention(inputs)`` and ``attention_shape(input_shape)``."""
+
+    def call(self, inputs, return_attention=False):
+        weights = self.attention(inputs)
+        outputs = inputs * weights
+        return (outputs, weights) if return_attention else outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs, return_attention=False):
+        outputs = _spec(inputs.shape, self.compute_dtype)
+        if not return_attention:
+            return outputs
+        return outputs, _spec(self.attention_shape(inputs.shape), self.compute_dtype)
+
+
 @keras.saving.register_keras_serializable(package="ferzoo")
-class ChannelAttention3D(keras.layers.Layer):
+class ChannelAttention3D(_Reweighting):
     """3D Channel Attention Module (3D-CAM): one weight per channel.
 
     ``M_c = sigmoid(MLP(avgpool_THW(F)) + MLP(maxpool_THW(F)))`` with one MLP
@@ -86,19 +106,8 @@ class ChannelAttention3D(keras.layers.Layer):
         weights = ops.sigmoid(self._mlp(average) + self._mlp(maximum))
         return ops.reshape(weights, (-1, 1, 1, 1, inputs.shape[-1]))
 
-    def call(self, inputs, return_attention=False):
-        weights = self.attention(inputs)
-        outputs = inputs * weights
-        return (outputs, weights) if return_attention else outputs
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, return_attention=False):
-        outputs = _spec(inputs.shape, self.compute_dtype)
-        if not return_attention:
-            return outputs
-        return outputs, _spec((inputs.shape[0], 1, 1, 1, inputs.shape[-1]), self.compute_dtype)
+    def attention_shape(self, input_shape):
+        return (input_shape[0], 1, 1, 1, input_shape[-1])
 
     def get_config(self):
         config = super().get_config()
@@ -107,7 +116,7 @@ class ChannelAttention3D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ferzoo")
-class SpatioTemporalAttention(keras.layers.Layer):
+class SpatioTemporalAttention(_Reweighting):
     """Spatial-Temporal Attention Module (STAM): one weight per (t, h, w) position.
 
     ``M_st = sigmoid(conv3d([mean_C(F), max_C(F)]))`` with one 3D convolution from the
@@ -154,19 +163,8 @@ class SpatioTemporalAttention(keras.layers.Layer):
         )  # (B, T, H, W, C) -> (B, T, H, W, 2): [average, max]
         return ops.sigmoid(self.conv(descriptors))
 
-    def call(self, inputs, return_attention=False):
-        weights = self.attention(inputs)
-        outputs = inputs * weights
-        return (outputs, weights) if return_attention else outputs
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, return_attention=False):
-        outputs = _spec(inputs.shape, self.compute_dtype)
-        if not return_attention:
-            return outputs
-        return outputs, _spec((*inputs.shape[:-1], 1), self.compute_dtype)
+    def attention_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
 
     def get_config(self):
         config = super().get_config()

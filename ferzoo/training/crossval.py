@@ -182,11 +182,9 @@ def add_crossval_parser(subparsers) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = add_crossval_arguments(argparse.ArgumentParser(prog="ferzoo crossval"))
     args = parser.parse_args(argv)
-    try:
-        return cmd_crossval(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"ferzoo crossval: error: {error}", file=sys.stderr)
-        return 2
+    from ferzoo.cli import run_command
+
+    return run_command("crossval", cmd_crossval, args)
 
 
 if __name__ == "__main__":

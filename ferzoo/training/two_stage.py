@@ -283,18 +283,14 @@ def rnn_sweep(
     return rows
 
 
-def metric_is_test(rows: list[dict[str, Any]]) -> bool:
-    """Whether the sweep's rows have test accuracies (the report's metric)."""
-    return all("test_accuracy" in r for r in rows)
-
-
 def write_sweep_report(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
                        title: str = "Hybrid CNN-RNN: hidden units x hidden layers",
                        baseline: float | None = None) -> dict:
     """``sweep.csv``, ``sweep.md`` (grid and the two paper-style tables), ``sweep.png``.
 
     ``baseline``: the frame CNN's own test accuracy (stage 1, the paper's "CNN" row),
-    drawn as a line and written under the grid.
+    drawn as a line and written under the grid (left out when the rows have no test
+    accuracy: it would not compare).
     """
     import matplotlib
 
@@ -309,7 +305,9 @@ def write_sweep_report(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    metric = "test_accuracy" if metric_is_test(rows) else "val_accuracy"
+    metric = "test_accuracy" if all("test_accuracy" in r for r in rows) else "val_accuracy"
+    if metric != "test_accuracy":
+        baseline = None
     loss = metric.replace("accuracy", "loss")
     units = sorted({r["units"] for r in rows})
     layers = sorted({r["layers"] for r in rows})
@@ -416,8 +414,7 @@ def run_sweep(
                      epochs=epochs, seed=seed, log=log)
     cnn_result = Path(cnn_run) / "result.json"
     stage1 = json.loads(cnn_result.read_text()) if cnn_result.exists() else None
-    report = write_sweep_report(rows, out, baseline=((stage1 or {}).get("test") or {}).get(
-        "war") if metric_is_test(rows) else None)
+    report = write_sweep_report(rows, out, baseline=((stage1 or {}).get("test") or {}).get("war"))
     summary = {"rows": [{k: v for k, v in r.items() if k != "history"} for r in rows],
                "stage1": stage1,
                **report}

@@ -129,14 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_convert_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return cmd_convert(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"ferzoo convert: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    from ferzoo.cli import run_command
+
+    return run_command("convert", cmd_convert, args)
 
 
 if __name__ == "__main__":
