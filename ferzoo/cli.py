@@ -67,9 +67,25 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> str | None:
+    """A hint when a hybrid CNN-RNN is about to train end to end from scratch."""
+    from ferzoo import registry
+
+    if two_stage or overrides.get("cnn_weights") or model not in registry.list_models("*"):
+        return None
+    if not {"cnn_weights", "freeze_cnn"} <= set(registry.get_entry(model).defaults):
+        return None
+    return (f"note: trained end to end from scratch, {model} stayed at chance for 30 epochs "
+            "on the synthetic data (docs/models/hybrid_cnn_rnn.md); --two-stage trains it "
+            "the paper's way (frame CNN first, then the RNN on its frozen features)")
+
+
 def cmd_train(args) -> int:
     from ferzoo.training.trainer import train
 
+    note = end_to_end_note(args.model, args.two_stage, parse_assignments(args.set))
+    if note:
+        print(note, file=sys.stderr)
     if args.two_stage:  # hybrid_cnn_rnn*: frame CNN first, then the RNN on it frozen
         from ferzoo.training.two_stage import train_two_stage as train
     result = train(
@@ -180,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--two-stage", action="store_true",
                    help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
-                        "then train the RNN on its features (Jain et al. 2018)")
+                        "then train the RNN on its features (Jain et al. 2018; the way "
+                        "these models learn, see docs/models/hybrid_cnn_rnn.md)")
     p.add_argument("--per-replica-batch", type=int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")

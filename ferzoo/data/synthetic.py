@@ -2,8 +2,9 @@
 
 No downloads: every clip is drawn with OpenCV from a seed. Each subject has its own face
 (oval, eye spacing and size, brows, nose, mouth, skin tone, hair, glasses, background
-and its texture) and its own resting face (a slight resting smile or frown, brow
-height, eye openness), so a single frame says little about the expression: the
+and its texture) and its own slight resting face (a resting smile or frown, brow
+height, eye openness). With ``resting_expression`` > 0 each subject's neutral face
+also holds a partial expression, so that the apex frame alone is ambiguous and the
 expression is the *change* from the subject's neutral face. Each expression is a
 combination of facial actions (named after the FACS action units they imitate)::
 
@@ -132,6 +133,14 @@ class SyntheticConfig:
         seed: base seed of everything.
         mmi_fraction: share of neutral -> apex -> neutral (MMI style) clips; the others
             are neutral -> apex (CK+ style).
+        resting_expression: in [0, 1]; above 0, every subject's neutral face holds one
+            of the six expressions (drawn per subject) at an intensity between half this
+            value and this value, through every frame of every clip (the clip's own
+            expression is added on top, taking per action the larger of the two). Then
+            the apex frame alone is ambiguous (a resting-angry subject's sad apex shows
+            both) and only the change from the first frame tells the expression: a
+            control for whether a model reads time. 0 (default) keeps the slight resting
+            face every subject has anyway.
     """
 
     size: int = 64
@@ -144,6 +153,7 @@ class SyntheticConfig:
     flow: bool = False
     seed: int = 0
     mmi_fraction: float = 0.5
+    resting_expression: float = 0.0
 
     def __post_init__(self):
         if self.size < 16:
@@ -162,6 +172,10 @@ class SyntheticConfig:
             raise ValueError(f"clips_per_subject={self.clips_per_subject}; need >= 1")
         if not 0.0 <= self.mmi_fraction <= 1.0:
             raise ValueError(f"mmi_fraction={self.mmi_fraction}; need a value in [0, 1]")
+        if not 0.0 <= self.resting_expression <= 1.0:
+            raise ValueError(
+                f"resting_expression={self.resting_expression}; need a value in [0, 1]"
+            )
 
     @property
     def labels(self) -> list[str]:
@@ -178,6 +192,8 @@ class SyntheticConfig:
     def key(self) -> str:
         """Short stable name for cache folders, e.g. ``64px-s0-1f3a9c2e``."""
         fields = dict(dataclasses.asdict(self), render_version=RENDER_VERSION)
+        if not self.resting_expression:  # added later: default data keeps its old key
+            del fields["resting_expression"]
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.size}px-s{self.seed}-{digest}"
 
@@ -645,6 +661,17 @@ def _timeline(rng, num_frames: int, profile: str) -> tuple[np.ndarray, int]:
     return np.minimum(rise, fall), apex
 
 
+def resting_actions(config: SyntheticConfig, subject_id: int) -> np.ndarray:
+    """The action vector of subject ``subject_id``'s resting expression (zeros when
+    ``config.resting_expression`` is 0): one of the six expressions, drawn per subject,
+    at an intensity in [resting_expression / 2, resting_expression]."""
+    if not config.resting_expression:
+        return np.zeros(len(ACTIONS), np.float32)
+    rng = np.random.default_rng([config.seed, subject_id, 104729])
+    name = EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))]
+    return expression_actions(name, config.resting_expression * float(rng.uniform(0.5, 1.0)))
+
+
 def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> ClipPlan:
     """The random choices of clip ``clip_index`` of subject ``subject_id``."""
     if subject_id < 0 or clip_index < 0:
@@ -660,6 +687,8 @@ def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip
     apex_actions = expression_actions(names[label], intensity)
     apex_actions *= rng.uniform(0.8, 1.2, len(ACTIONS)).astype(np.float32)
     actions = strength[:, None] * apex_actions[None, :]
+    if config.resting_expression:
+        actions = np.maximum(actions, resting_actions(config, subject_id)[None, :])
     if rng.random() < 0.35:  # a blink somewhere in the clip
         when = int(rng.integers(0, num_frames))
         for k, v in ((when - 1, 0.5), (when, 1.0), (when + 1, 0.5)):

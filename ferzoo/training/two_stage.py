@@ -253,6 +253,44 @@ def feature_splits(
     return out
 
 
+# Views of a clip's cached features (N, P, D) for the linear probe: the apex step
+# alone (what the frame CNN sees), the first (neutral) step alone, both, their change.
+PROBE_VIEWS = {
+    "apex": lambda x: x[:, -1],
+    "first": lambda x: x[:, 0],
+    "apex+first": lambda x: np.concatenate([x[:, -1], x[:, 0]], axis=1),
+    "apex-first": lambda x: x[:, -1] - x[:, 0],
+}
+
+
+def linear_probe(
+    splits: dict[str, Any], views: Sequence[str] = tuple(PROBE_VIEWS), c: float = 0.1,
+) -> dict[str, dict[str, float]]:
+    """How much the features of the first frame add to those of the apex, for a linear
+    classifier: standardised features, L2 logistic regression (inverse strength ``c``)
+    fitted on ``splits["train"]``, scored on its own clips and on ``splits["test"]``.
+
+    If ``apex+first`` scores well above ``apex`` on the test clips, the features carry
+    the change from the neutral face that a temporal model could use.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    unknown = [v for v in views if v not in PROBE_VIEWS]
+    if unknown:
+        raise ValueError(f"unknown probe views {unknown}; known: {list(PROBE_VIEWS)}")
+    (x, y), (x_test, y_test) = splits["train"], splits["test"]
+    out = {}
+    for view in views:
+        pick = PROBE_VIEWS[view]
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        probe.fit(pick(x), y)
+        out[view] = {"train_accuracy": float(probe.score(pick(x), y)),
+                     "test_accuracy": float(probe.score(pick(x_test), y_test))}
+    return out
+
+
 def rnn_sweep(
     splits: dict[str, Any],
     units: Sequence[int] = (50, 100, 150, 200),
@@ -359,6 +397,15 @@ def write_sweep_report(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
             "plot": str(out / "sweep.png"), "metric": metric}
 
 
+def _data_or_synthetic(data, test_data, data_root, synthetic) -> tuple[str, str | None]:
+    if data is not None:
+        return data, test_data
+    from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
+
+    folder = ensure_synthetic(data_root, SyntheticConfig(**(synthetic or {})))
+    return str(folder), test_data or str(folder)
+
+
 def run_sweep(
     out_dir: str | os.PathLike = "runs/hybrid_sweep",
     *,
@@ -390,11 +437,7 @@ def run_sweep(
     overrides = dict(overrides or {})
     out = Path(out_dir)
     recipe_obj = get_recipe(recipe or entry.recipe).replace(batch_size=batch_size)
-    if data is None:
-        from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
-
-        folder = ensure_synthetic(data_root, SyntheticConfig(**(synthetic or {})))
-        data, test_data = str(folder), test_data or str(folder)
+    data, test_data = _data_or_synthetic(data, test_data, data_root, synthetic)
     if cnn_run is None:
         cnn_run = str(out / "stage1_cnn")
         log(f"stage 1: frame CNN in {cnn_run}")
@@ -419,4 +462,52 @@ def run_sweep(
                "stage1": stage1,
                **report}
     atomic_write_text(out / "sweep.json", json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+def run_probe(
+    out_dir: str | os.PathLike,
+    cnn_run: str | os.PathLike,
+    sources: Sequence[str] = ("fc", "conv3", "conv4", "conv5", "conv6"),
+    *,
+    model: str = "hybrid_cnn_rnn",
+    preset: str | None = "cpu",
+    data: str | None = None,
+    test_data: str | None = None,
+    data_root: str = "tfrecords",
+    synthetic: dict[str, Any] | None = None,
+    recipe: str | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """:func:`linear_probe` of a finished stage-1 CNN's features, for each feature source:
+    writes ``probe.json`` and ``probe.md`` in ``out_dir`` and returns the table."""
+    entry = _check_hybrid(model)
+    data, test_data = _data_or_synthetic(data, test_data, data_root, synthetic)
+    if not test_data:
+        raise ValueError("the probe scores on test clips: give test_data")
+    cnn = load_frame_cnn(Path(cnn_run) / "model.keras")
+    frames = registry.resolve_kwargs(model, preset)["frames"]
+    recipe_obj = get_recipe(recipe or entry.recipe)
+    table = {}
+    for source in sources:
+        splits = feature_splits(cnn, data, test_data, frames=frames, sampling=entry.sampling,
+                                feature_source=source, seed=seed,
+                                augment=recipe_obj.augment, batch_size=recipe_obj.batch_size)
+        table[source] = linear_probe(splits)
+        log(f"{source}: " + "  ".join(f"{view} {r['test_accuracy']:.3f}"
+                                       for view, r in table[source].items()))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    views = list(PROBE_VIEWS)
+    lines = ["# Linear probe of the frame CNN's features", "",
+             f"stage-1 CNN: `{cnn_run}`; {frames} frames per clip ({entry.sampling}); "
+             "test accuracy of an L2 logistic regression fitted on the training clips", "",
+             "| feature source | " + " | ".join(views) + " |",
+             "|---|" + "---:|" * len(views)]
+    lines += [f"| {source} | " + " | ".join(f"{row[v]['test_accuracy']:.2%}" for v in views)
+              + " |" for source, row in table.items()]
+    atomic_write_text(out / "probe.md", "\n".join(lines) + "\n")
+    summary = {"cnn_run": str(cnn_run), "frames": frames, "data": data, "probe": table}
+    atomic_write_text(out / "probe.json", json.dumps(summary, indent=1))
     return summary

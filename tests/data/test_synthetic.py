@@ -29,6 +29,7 @@ from ferzoo.data.synthetic import (
     plan_clip,
     render_clip,
     render_face,
+    resting_actions,
 )
 
 # 3 subjects (the last is the test split), 6 short 32x32 clips each: generates in ~1 s
@@ -207,6 +208,35 @@ def test_config_key_and_validation():
         SyntheticConfig(size=8)
     with pytest.raises(TypeError, match="unknown synthetic-data setting"):
         ensure_synthetic("unused", subjects=3)
+    with pytest.raises(ValueError, match="resting_expression=1.5"):
+        SyntheticConfig(resting_expression=1.5)
+    # Settings added later keep the default data's cache name (the recorded results in
+    # docs/results/synthetic.json name it); changing it means bumping RENDER_VERSION.
+    assert SyntheticConfig(resting_expression=0.0).key() == "64px-s0-2ba83865"
+    assert SyntheticConfig(resting_expression=0.5).key() != SyntheticConfig().key()
+
+
+def test_resting_expression_holds_through_every_frame():
+    """A subject's resting expression is one of the six at up to the set intensity, in
+    every frame; the clip's own expression adds on top (per action the larger)."""
+    plain, resting = TINY, dataclasses.replace(TINY, resting_expression=0.8)
+    assert not resting_actions(plain, 0).any()
+    for subject_id in range(3):
+        rest = resting_actions(resting, subject_id)
+        full = {name: expression_actions(name) for name in EXPRESSIONS}
+        matches = [n for n, v in full.items() if np.allclose(rest / rest.max(), v / v.max())]
+        assert len(matches) == 1, rest
+        scale = rest.max() / full[matches[0]].max()
+        assert 0.4 - 1e-6 <= scale <= 0.8 + 1e-6
+        for clip_index in range(6):
+            a = plan_clip(plain, subject_id, clip_index)
+            b = plan_clip(resting, subject_id, clip_index)
+            assert a.label == b.label and a.apex_index == b.apex_index
+            np.testing.assert_allclose(b.actions, np.maximum(a.actions, rest))
+            assert np.allclose(b.actions[0, :-1], rest[:-1])  # neutral start (blink aside)
+    # the rendering follows: a resting face differs from the plain one at the first frame
+    first = [render_clip(c, 0, 0).frames[0].astype(np.float32) for c in (plain, resting)]
+    assert np.abs(first[0] - first[1]).mean() > 0.5
 
 
 def _shard_digests(path):

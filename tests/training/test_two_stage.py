@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ferzoo.training.two_stage import (
-    run_sweep, stage1_arguments, train_two_stage, write_sweep_report,
+    linear_probe, run_probe, run_sweep, stage1_arguments, train_two_stage, write_sweep_report,
 )
 from tests import factory
 
@@ -51,6 +51,19 @@ def test_two_stage_trains_cnn_then_frozen_rnn(fake_dir, tmp_path):
     assert info["model_kwargs"]["freeze_cnn"] is True
 
 
+def test_train_command_points_hybrids_to_two_stage():
+    from ferzoo.cli import end_to_end_note
+
+    note = end_to_end_note("hybrid_cnn_rnn", False, {})
+    assert "--two-stage" in note and "hybrid_cnn_rnn" in note
+    assert end_to_end_note("hybrid_cnn_rnn_tanh", False, {}) is not None
+    assert end_to_end_note("hybrid_cnn_rnn", True, {}) is None  # two-stage asked for
+    assert end_to_end_note("hybrid_cnn_rnn", False, {"cnn_weights": "cnn.keras"}) is None
+    assert end_to_end_note("hybrid_cnn", False, {}) is None  # the frame CNN learns alone
+    assert end_to_end_note("stcam", False, {}) is None
+    assert end_to_end_note("no_such_model", False, {}) is None  # the trainer says so
+
+
 def test_two_stage_refuses_other_models(tmp_path):
     with pytest.raises(ValueError, match="hybrid_cnn_rnn"):
         train_two_stage("hybrid_cnn", tmp_path)
@@ -68,6 +81,37 @@ def test_sweep_writes_table_and_plot(fake_dir, tmp_path):
     assert "| 3 |" in table and "Table 2 shape" in table and "Table 3 shape" in table
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 1000
     assert (tmp_path / "sweep" / "sweep.csv").read_text().count("\n") == 5
+    # the linear probe of the same stage-1 CNN's features
+    probe = run_probe(tmp_path / "probe", tmp_path / "sweep" / "stage1_cnn", ("fc", "conv2"),
+                      preset="tiny", data=str(fake_dir), test_data=str(fake_dir),
+                      recipe="hybrid_paper", log=lambda s: None)
+    assert set(probe["probe"]) == {"fc", "conv2"} and probe["frames"] == 3
+    for row in probe["probe"].values():
+        assert set(row) == {"apex", "first", "apex+first", "apex-first"}
+        assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in row.values())
+    table = (tmp_path / "probe" / "probe.md").read_text()
+    assert "| conv2 |" in table and "apex+first" in table
+    assert json.loads((tmp_path / "probe" / "probe.json").read_text())["probe"] == probe["probe"]
+
+
+def test_linear_probe_finds_the_change_from_the_first_frame():
+    """Subjects rest with one expression's features and add the clip's on top: the apex
+    alone is ambiguous between the two, its change from the first frame is not."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.normal(0, 1, (6, 16))
+
+    def clips(n):
+        y, rest = rng.integers(0, 6, n), rng.integers(0, 6, n)
+        first = prototypes[rest] + rng.normal(0, 0.3, (n, 16))
+        apex = prototypes[rest] + prototypes[y] + rng.normal(0, 0.3, (n, 16))
+        return np.stack([first, (first + apex) / 2, apex], axis=1), y
+
+    probe = linear_probe({"train": clips(1200), "test": clips(600)})
+    assert probe["apex-first"]["test_accuracy"] > 0.95
+    assert probe["apex+first"]["test_accuracy"] > probe["apex"]["test_accuracy"] + 0.2
+    assert probe["first"]["test_accuracy"] < 0.3  # the resting face says nothing
+    with pytest.raises(ValueError, match="unknown probe views"):
+        linear_probe({"train": clips(10), "test": clips(10)}, views=("middle",))
 
 
 def test_sweep_report_from_rows(tmp_path):
