@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     if args.probe:
         if not args.cnn_run:
             p.error("--probe needs --cnn-run (a finished stage-1 run folder)")
-        summary = run_probe(
+        run_probe(
             args.out, args.cnn_run, args.probe, model=args.model,
             preset=None if args.preset in ("", "none") else args.preset,
             data=args.data, test_data=args.test_data, data_root=args.data_root,
