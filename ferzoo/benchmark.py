@@ -113,17 +113,19 @@ def set_threads(threads: int | None) -> int:
     return threads
 
 
-def machine_info(config: BenchmarkConfig) -> dict[str, Any]:
-    import keras
-    import tensorflow as tf
-
-    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
-                "keras": keras.__version__}
-    for module in ("onnxruntime", "ai_edge_litert", "tf2onnx"):
+def package_versions() -> dict[str, str | None]:
+    """Python's and the stack's versions (None for a package that is not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for module in ("tensorflow", "keras", "onnxruntime", "ai_edge_litert", "tf2onnx"):
         try:
             versions[module] = __import__(module).__version__
         except (ImportError, AttributeError):
             versions[module] = None
+    return versions
+
+
+def machine_info(config: BenchmarkConfig) -> dict[str, Any]:
+    versions = package_versions()
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join([_program(), *sys.argv[1:]]),

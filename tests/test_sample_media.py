@@ -1,22 +1,15 @@
 """The sample media shipped inside the package (ferzoo/sample_media)."""
 
-import cv2
 import pytest
 
 from ferzoo import sample_media
+from ferzoo.preprocess.video import read_clip
 
 
 def test_smiling_man_is_shipped_and_decodes():
     path = sample_media.path("smiling_man.mp4")
     assert path.is_file() and path.stat().st_size < 500_000
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
+    frames, _ = read_clip(path)
     assert len(frames) >= 30
     assert frames[0].shape == (270, 480, 3)
     assert frames[0].std() > 10  # a picture, not a blank frame

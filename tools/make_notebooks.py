@@ -223,20 +223,14 @@ anything: it shows the mechanics (one window of one frame here, since the model 
 frame). Train on real data (notebook 02, the public datasets) for real predictions.
 """),
         code("""
-import cv2
 from ferzoo import sample_media
 from ferzoo.predict import Predictor
+from ferzoo.preprocess.video import read_clip
 
 video = sample_media.path("smiling_man.mp4")
-capture = cv2.VideoCapture(str(video))
-frames = []
-while True:
-    ok, frame = capture.read()
-    if not ok:
-        break
-    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-print(f"{video.name}: {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
-      f"{capture.get(cv2.CAP_PROP_FPS):.1f} fps")
+frames, info = read_clip(video)  # (T, H, W, 3) uint8 RGB
+print(f"{video.name}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}, "
+      f"{info.fps:.1f} fps")
 fig, axes = plt.subplots(1, 4, figsize=(12, 2))
 for ax, i in zip(axes, range(0, len(frames), len(frames) // 4)):
     ax.imshow(frames[i])
@@ -313,6 +307,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from ferzoo import sample_media
+from ferzoo.preprocess.video import read_clip
 
 {SHOW}
 
@@ -330,14 +325,8 @@ def write_video(path, frames, fps):
     writer.release()
 
 
-capture = cv2.VideoCapture(str(sample_media.path("smiling_man.mp4")))
-fps = capture.get(cv2.CAP_PROP_FPS)
-frames = []
-while True:
-    ok, frame = capture.read()
-    if not ok:
-        break
-    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+frames, info = read_clip(sample_media.path("smiling_man.mp4"))  # RGB
+fps = info.fps
 half = len(frames) // 2
 write_video(real_dir / "happiness" / "S01_part1.mp4", frames[:half], fps)
 write_video(real_dir / "happiness" / "S01_part2.mp4", frames[half:], fps)

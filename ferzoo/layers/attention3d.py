@@ -238,9 +238,10 @@ class STCAM(keras.layers.Layer):
         outputs = _spec(inputs.shape, self.compute_dtype)
         if not return_attention:
             return outputs
-        b, c = inputs.shape[0], inputs.shape[-1]
-        return (outputs, _spec((b, 1, 1, 1, c), self.compute_dtype),
-                _spec((*inputs.shape[:-1], 1), self.compute_dtype))
+        return (outputs,
+                _spec(self.channel_attention.attention_shape(inputs.shape), self.compute_dtype),
+                _spec(self.spatiotemporal_attention.attention_shape(inputs.shape),
+                      self.compute_dtype))
 
     def get_config(self):
         config = super().get_config()
