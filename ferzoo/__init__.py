@@ -3,16 +3,22 @@
     >>> import ferzoo
     >>> ferzoo.list_models("stc*")           # doctest: +SKIP
     >>> model = ferzoo.build("stc_nlstm")     # doctest: +SKIP
+
+Importing ferzoo registers every model (``ferzoo.models``) and every custom layer
+(``ferzoo.layers``), so a saved ``.keras`` file loads with ``keras.saving.load_model``.
+The export stack is imported on first use: ``ferzoo.export.export(model, "out/")``.
 """
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
 
 # Keras 3 on the TensorFlow backend is a fixed choice of this project.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from ferzoo import layers, models  # noqa: E402,F401  (registers layers and models)
 from ferzoo.registry import (  # noqa: E402
     RegistryError,
     build,
@@ -21,14 +27,22 @@ from ferzoo.registry import (  # noqa: E402
     model_info,
     register_model,
 )
-from ferzoo.export import export  # noqa: E402  (the function shadows the module name)
 
 __version__ = "0.1.0"
+
+# Subpackages reached on first attribute access (``ferzoo.export.export(...)``).
+_LAZY = ("catalog", "data", "export", "inference", "training", "video", "weights")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return _importlib.import_module(f"ferzoo.{name}")
+    raise AttributeError(f"module 'ferzoo' has no attribute {name!r}")
+
 
 __all__ = [
     "RegistryError",
     "build",
-    "export",
     "get_entry",
     "list_models",
     "model_info",

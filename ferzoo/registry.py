@@ -40,6 +40,11 @@ PAPERS: dict[str, str] = {
 }
 
 
+def papers() -> dict[str, str]:
+    """Paper key -> citation, for every paper with registered models."""
+    return dict(PAPERS)
+
+
 class RegistryError(ValueError):
     """A model name or override that the registry cannot honour."""
 
@@ -160,18 +165,12 @@ def unregister_model(name: str) -> None:
     _PARAM_CACHE.pop(name, None)
 
 
-def _ensure_loaded() -> None:
-    # Importing ferzoo.models registers every paper's builders.
-    import ferzoo.models  # noqa: F401
-
-
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern``, sorted.
 
     Names starting with ``_`` (temporary models of tests) are listed only when the
     pattern starts with ``_`` too.
     """
-    _ensure_loaded()
     return sorted(
         n for n in _REGISTRY
         if fnmatch.fnmatchcase(n, pattern) and (not n.startswith("_") or pattern.startswith("_"))
@@ -180,7 +179,6 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def get_entry(name: str) -> ModelEntry:
     """The :class:`ModelEntry` of ``name``; an unknown name lists close matches."""
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -1,6 +1,6 @@
 """An independent numpy re-implementation of LSTPNet's forward pass (tests only).
 
-Written from SPEC.md section 5 in PyTorch's layout (NCHW, weights (out, in, *kernel)),
+Written from docs/design.md#lstpnet in PyTorch's layout (NCHW, weights (out, in, *kernel)),
 reading the official state_dict names directly, in float64. It shares no code with
 ferzoo: the parity tests compare the converted Keras model against it.
 """
@@ -123,7 +123,7 @@ def linear(x, sd, name):
 # ---------------------------------------------------------------- LSTPNet parts
 
 def tce(x, frames, sd, name):
-    """SPEC 5, TCE: x (B*T, C, H, W)."""
+    """design.md, LSTPNet: TCE: x (B*T, C, H, W)."""
     n, c = x.shape[:2]
     w1, b1 = sd[f"{name}.eca_conv_1.0.weight"], sd[f"{name}.eca_conv_1.0.bias"]
     wt = sd[f"{name}.action_p2_conv1.weight"]
@@ -156,7 +156,7 @@ def basic_block(x, sd, name, frames, with_tce, stride):
 
 
 def lstformer(x, sd, prefix="t_former.spatial_transformer", heads=8, depth=2):
-    """SPEC 5, LSTformer: x (B, T, D) -> (B, T, D)."""
+    """design.md, LSTPNet: LSTformer: x (B, T, D) -> (B, T, D)."""
     b, t, _ = x.shape
     for i in range(depth):
         x = x + conv1d(x.transpose(0, 2, 1), sd[f"{prefix}.TC.weight"], sd[f"{prefix}.TC.bias"],
@@ -184,7 +184,7 @@ def lstformer(x, sd, prefix="t_former.spatial_transformer", heads=8, depth=2):
 
 
 def lstpnet_logits(video, sd, heads=8, depth=2):
-    """SPEC 5, the whole model: video (B, T, H, W, 3) channels-last -> logits (B, classes)."""
+    """design.md, LSTPNet: the whole model: video (B, T, H, W, 3) channels-last -> logits (B, classes)."""
     sd = {k[len("module."):] if k.startswith("module.") else k: np.asarray(v, np.float64)
           for k, v in sd.items() if not k.endswith("num_batches_tracked")}
     b, t = video.shape[:2]

@@ -1,4 +1,4 @@
-"""ferzoo.benchmark: sections, the inference table, JSON + Markdown output."""
+"""ferzoo.inference.benchmark: sections, the inference table, JSON + Markdown output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from ferzoo import registry
-from ferzoo.benchmark import SECTIONS, BenchmarkConfig, run_benchmark, write_results
+from ferzoo.inference.benchmark import SECTIONS, BenchmarkConfig, run_benchmark, write_results
 
 
 @pytest.fixture

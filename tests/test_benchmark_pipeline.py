@@ -1,6 +1,6 @@
 import json
 
-from ferzoo import benchmark_pipeline as bp
+from ferzoo.training import pipeline_benchmark as bp
 from tests.tiny_model import NAME
 
 
@@ -38,7 +38,7 @@ def test_pipeline_benchmark_measures_and_reports(tmp_path, monkeypatch):
     folder = bp.benchmark_data(config.work_dir, 32, "jpeg", 24)
     assert (folder / "manifest.json").exists()
     assert any("train step" in line for line in lines)
-    # The same figures as one table for ferzoo.benchmark's sections.
+    # The same figures as one table for ferzoo.inference.benchmark's sections.
     monkeypatch.setattr(bp, "run_pipeline_benchmark", lambda config, log: result)
     table = bp.section(config)
     assert len(table["rows"]) == 2 + 1 + 2

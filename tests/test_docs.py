@@ -1,7 +1,7 @@
 """The documentation is what the code generates, and it covers what is registered.
 
 README's model table and the results sections of docs/models/*.md are generated from the
-registry and docs/results/*.json (never typed by hand); every paper family has a page
+registry and ferzoo/catalog/results/*.json (never typed by hand); every paper family has a page
 naming all its registered variants; every dataset converter has a "Preparing" page.
 """
 
@@ -13,10 +13,12 @@ import pytest
 
 import ferzoo
 from ferzoo import registry
-from ferzoo.docs import (
-    EXPORT_RESULTS, RESULTS_BEGIN, RESULTS_END, SYNTHETIC_RESULTS, TABLE_BEGIN, TABLE_END,
-    ResultsError, accuracy_cell, check_results, exports_cell, family_models,
-    generated_between, load_results, model_table, record_run, results_section,
+from ferzoo.catalog import (
+    EXPORT_RESULTS, SYNTHETIC_RESULTS, TABLE_BEGIN, TABLE_END, ResultsError, accuracy_cell,
+    check_results, exports_cell, load_results, model_table,
+)
+from tools.docgen import (
+    RESULTS_BEGIN, RESULTS_END, family_models, generated_between, record_run, results_section,
 )
 from tests.conftest import REPO
 
@@ -162,7 +164,7 @@ def test_every_paper_family_has_a_page_naming_all_its_variants():
 
 
 def test_model_pages_results_sections_are_generated():
-    for paper in registry.PAPERS:
+    for paper in registry.papers():
         page = MODELS_DIR / f"{paper}.md"
         if not page.exists():
             continue

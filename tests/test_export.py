@@ -25,7 +25,7 @@ from ferzoo.export import (
     export,
     tflite_ops,
 )
-from ferzoo.runtime import TFLiteRuntime, open_runtime
+from ferzoo.export.runtime import TFLiteRuntime, open_runtime
 
 # ``ferzoo.export`` is the function; the module is reached through importlib.
 export_module = importlib.import_module("ferzoo.export")
@@ -192,7 +192,7 @@ def test_model_card_from_registry(registered_toy, tmp_path):
            tflite_variants=("float32",), labels=labels, metrics={"WAR": 0.5}, num_check=1)
     card = json.loads((tmp_path / "model_card.json").read_text())
     assert card["name"] == registered_toy
-    assert card["paper"] == registry.PAPERS["stcam"]
+    assert card["paper"] == registry.papers()["stcam"]
     assert card["description"] == "A toy for export tests."
     (spec,) = card["inputs"]
     assert spec["name"] == "video" and spec["shape"] == ["batch", 4, 16, 16, 3]
@@ -204,7 +204,7 @@ def test_model_card_from_registry(registered_toy, tmp_path):
     assert [e["format"] for e in card["exports"]] == ["savedmodel", "tflite"]
     assert any("batch 1 and exactly T=4" in note for note in card["notes"])
     markdown = (tmp_path / "model_card.md").read_text()
-    for text in ("# _export_toy", registry.PAPERS["stcam"], "| video | (batch, 4, 16, 16, 3)",
+    for text in ("# _export_toy", registry.papers()["stcam"], "| video | (batch, 4, 16, 16, 3)",
                  "0: anger", "WAR: 0.5", "| tflite-float32 |", "batch 1 and exactly T=4"):
         assert text in markdown, text
 

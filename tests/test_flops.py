@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from ferzoo.flops import count_flops
+from ferzoo.catalog.flops import count_flops
 
 
 def test_count_flops_matches_hand_count_of_conv3d_and_dense():

@@ -1,7 +1,7 @@
 """LSTPNet: TCE, LSTformer, the model, and the converter from the official checkpoints.
 
 Parity is checked against ``tests/lstpnet_numpy.py``, an independent numpy (float64,
-NCHW) forward pass written from SPEC.md section 5 that reads the official state_dict
+NCHW) forward pass written from docs/design.md#lstpnet that reads the official state_dict
 names; the random state_dict has exactly the names and shapes of the authors'
 checkpoint (tests/fixtures/lstpnet_state_dict_keys.txt).
 """
@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import ferzoo
-from ferzoo import convert
+from ferzoo.weights import lstpnet as convert
 from ferzoo.layers import FoldFrames, LSTformer, LSTformerBlock, TemporalChannelExcitation, \
     UnfoldFrames
 from ferzoo.layers.tce import eca_kernel_size, make_divisible
@@ -324,15 +324,12 @@ def test_lstpnet_recipe_and_sampling_are_registered():
 
 
 def test_convert_command(tmp_path, capsys):
-    import argparse
+    from ferzoo.cli import main
 
-    parser = argparse.ArgumentParser()
-    convert.add_subcommands(parser.add_subparsers(dest="command"))
     tiny = ferzoo.registry.resolve_kwargs("lstpnet", "tiny")
     path = convert.save_state_dict_npz(_tiny_state_dict(), tmp_path / "w.npz")
     sets = [f"{k}={tiny[k]}" for k in ("frames", "image_size", "width", "heads", "dim_head",
                                          "mlp_dim")]
-    args = parser.parse_args(["convert", "lstpnet_weights", str(path),
-                              str(tmp_path / "m.keras"), "--set", *sets])
-    assert args.func(args) == 0
+    assert main(["convert", "lstpnet_weights", str(path), str(tmp_path / "m.keras"),
+                 "--set", *sets]) == 0
     assert "wrote" in capsys.readouterr().out and (tmp_path / "m.keras").is_file()

@@ -3,9 +3,9 @@
 The required parity test is the numpy one (test_lstpnet.py). This one runs PyTorch's own
 operators (F.conv2d with symmetric padding, max_pool2d's -inf padding, eval-mode
 batch_norm, layer_norm, erf GELU) in a functional re-implementation written from
-SPEC.md section 5, with TCE's reshapes as in the official module (T = 16), and reads
+docs/design.md#lstpnet, with TCE's reshapes as in the official module (T = 16), and reads
 a real ``.pth`` training checkpoint (``model_state_dict``, ``module.`` names) through
-``ferzoo.convert.load_state_dict`` (``weights_only=True``).
+``ferzoo.weights.lstpnet.load_state_dict`` (``weights_only=True``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from ferzoo import convert
+from ferzoo.weights import lstpnet as convert
 from tests import lstpnet_numpy as ref
 
 torch = pytest.importorskip("torch")

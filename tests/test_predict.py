@@ -1,4 +1,4 @@
-"""ferzoo.predict: video -> faces -> windows -> timeline CSV / PNG / annotated video."""
+"""ferzoo.inference.predict: video -> faces -> windows -> timeline CSV / PNG / annotated video."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 import ferzoo
 from ferzoo import registry
-from ferzoo.export_cli import main as cli_main
-from ferzoo.predict import NoFaceFound, Predictor, Timeline, flow_input
+from ferzoo.cli import main as cli_main
+from ferzoo.inference.predict import NoFaceFound, Predictor, Timeline, flow_input
 
 LABELS = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
 export_module = importlib.import_module("ferzoo.export")
@@ -162,8 +162,8 @@ def test_the_recipes_photometric_steps_reach_prediction_through_the_model_card(
         toy_name, tmp_path):
     """A model trained on equalised, standardised frames (the hybrid recipes) gets them
     at prediction too: from a run's recipe, or from the card ``ferzoo export`` wrote."""
-    from ferzoo.data.preprocessing import equalize_histogram, photometric_settings, standardize
-    from ferzoo.predict import artefact_metadata
+    from ferzoo.data.photometric import equalize_histogram, photometric_settings, standardize
+    from ferzoo.inference.predict import artefact_metadata
 
     settings = photometric_settings({"flip": True, "equalize": True, "standardize": True})
     assert settings == {"equalize": True, "standardize": True}

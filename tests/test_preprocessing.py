@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ferzoo.data.preprocessing import apply_preprocessing, equalize_histogram, standardize
+from ferzoo.data.photometric import apply_preprocessing, equalize_histogram, standardize
 
 
 def _cv2_equalize(video):
@@ -67,7 +67,7 @@ def test_apply_preprocessing_by_name():
 
 
 def test_preprocess_clip_follows_the_recipe_settings():
-    from ferzoo.data.preprocessing import preprocess_clip
+    from ferzoo.data.photometric import preprocess_clip
 
     video = np.random.default_rng(5).uniform(0.2, 0.6, size=(2, 8, 8, 1)).astype("float32")
     assert preprocess_clip(video, {"flip": True}) is video

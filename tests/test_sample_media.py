@@ -3,7 +3,7 @@
 import pytest
 
 from ferzoo import sample_media
-from ferzoo.preprocess.video import read_clip
+from ferzoo.video.io import read_clip
 
 
 def test_smiling_man_is_shipped_and_decodes():

@@ -90,7 +90,8 @@ def test_bad_inputs_say_what_is_wrong():
 @pytest.mark.slow
 def test_svm_command_line_fit_evaluate_loso(tmp_path):
     """Train a tiny rfscnn, then 'ferzoo svm fit', 'evaluate' and 'evaluate --loso'."""
-    from ferzoo.training.svm import extract_video_features, main
+    from ferzoo.cli import main
+    from ferzoo.training.svm import extract_video_features
     from ferzoo.training.trainer import load_run, train
     from tests import factory
 
@@ -99,16 +100,16 @@ def test_svm_command_line_fit_evaluate_loso(tmp_path):
     run = tmp_path / "run"
     train("rfscnn", run, preset="tiny", data=str(data), epochs=2, batch_size=4,
           recipe="rfscnn_paper", progress=False, log=lambda s: None)
-    assert main(["fit", "--run", str(run), "--C", "2.0", "--batch-size", "8"]) == 0
+    assert main(["svm", "fit", "--run", str(run), "--C", "2.0", "--batch-size", "8"]) == 0
     saved = json.loads((run / "svm" / "svm.json").read_text())
     assert saved["metadata"]["model"] == "rfscnn" and saved["metadata"]["videos"] == 24
     assert saved["num_features"] == 8  # tiny feature_units, product fusion
 
-    assert main(["evaluate", "--svm", str(run / "svm")]) == 0
+    assert main(["svm", "evaluate", "--svm", str(run / "svm")]) == 0
     report = json.loads((run / "svm" / "svm_test_report.json").read_text())
     assert report["videos"] == 18 and 0.0 <= report["war"] <= 1.0
 
-    assert main(["evaluate", "--svm", str(run / "svm"), "--loso"]) == 0
+    assert main(["svm", "evaluate", "--svm", str(run / "svm"), "--loso"]) == 0
     loso = json.loads((run / "svm" / "svm_loso_report.json").read_text())
     assert loso["folds"] == 3 and loso["videos"] == 18
     assert sorted(loso["per_subject"]) == ["S004", "S005", "S006"]
@@ -116,8 +117,7 @@ def test_svm_command_line_fit_evaluate_loso(tmp_path):
     # the saved SVM reproduces its report from the features (no pickle on the way)
     model, info = load_run(run)
     from ferzoo.data.pipeline import InputSpec
-    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
-                        "streams": tuple(info["spec"]["streams"])})
+    spec = InputSpec.from_run(info)
     found = extract_video_features(model, str(data / "test-*.tfrecord"), spec,
                                    info["recipe"]["augment"], log=lambda s: None)
     assert set(found["segments"]) == {2}  # 6-frame clips, 4-frame segments

@@ -9,7 +9,7 @@ import pytest
 from ferzoo.layers import SpatialRecursiveLayer, TemporalRecursiveLayer
 from tests.testing import run_layer_test
 
-# Written out again here (not imported) so the test checks the layer against SPEC.md.
+# Written out again here (not imported) so the test checks the layer against docs/design.md#rfscnn.
 NEIGHBOURS = {
     "top_left": [(0, -1), (-1, -1), (-1, 0)],
     "top_right": [(0, 1), (-1, 0), (-1, 1)],

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ferzoo
-from ferzoo.visualize import save_attention_figure, spatiotemporal_attention
+from ferzoo.inference.visualize import save_attention_figure, spatiotemporal_attention
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_errors_say_what_to_do(model):
 @pytest.mark.slow
 def test_attention_figure_for_a_trained_run(tmp_path):
     from ferzoo.training.trainer import train
-    from ferzoo.visualize import attention_figure_for_run
+    from ferzoo.inference.visualize import attention_figure_for_run
     from tests import factory
 
     data = factory.make_dataset_dir(tmp_path / "fake", subjects=3, clips=3, test_subjects=1)

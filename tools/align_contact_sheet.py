@@ -15,10 +15,10 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ferzoo.preprocess.faces import (  # noqa: E402
+from ferzoo.video.faces import (  # noqa: E402
     FaceOptions, align_clip, aligned_eye_positions, contact_sheet,
 )
-from ferzoo.preprocess.video import FrameSource  # noqa: E402
+from ferzoo.video.io import FrameSource  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -3,7 +3,7 @@
 
     python tools/benchmark.py stc_nlstm stcam --preset cpu --out benchmarks/cpu
 
-Thin wrapper: the work is in ``ferzoo.benchmark`` (also ``ferzoo benchmark``).
+Thin wrapper: the work is in ``ferzoo.inference.benchmark`` (also ``ferzoo benchmark``).
 """
 
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ferzoo.benchmark import main  # noqa: E402
+from ferzoo.inference.benchmark import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -208,7 +208,7 @@ display(Image(filename=str(run_dir / "evaluation" / "test_confusion.png"), width
         md(f"""
 ## Predict on a real video
 
-`ferzoo.predict.Predictor` (the `ferzoo predict` command) takes any model format (a run
+`ferzoo.inference.predict.Predictor` (the `ferzoo predict` command) takes any model format (a run
 folder, `.keras`, `.tflite`, `.onnx`), finds and aligns the face in every frame with
 MTCNN, slides a window of the model's T frames over the clip and writes the timeline of
 class probabilities as CSV and PNG. The frames are prepared as in training: the recipe's
@@ -224,8 +224,8 @@ frame). Train on real data (notebook 02, the public datasets) for real predictio
 """),
         code("""
 from ferzoo import sample_media
-from ferzoo.predict import Predictor
-from ferzoo.preprocess.video import read_clip
+from ferzoo.inference.predict import Predictor
+from ferzoo.video.io import read_clip
 
 video = sample_media.path("smiling_man.mp4")
 frames, info = read_clip(video)  # (T, H, W, 3) uint8 RGB
@@ -307,7 +307,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from ferzoo import sample_media
-from ferzoo.preprocess.video import read_clip
+from ferzoo.video.io import read_clip
 
 {SHOW}
 
@@ -360,7 +360,7 @@ the alignment puts the eyes.
 """),
         code("""
 from ferzoo.data.pipeline import InputSpec, make_dataset
-from ferzoo.preprocess.faces import aligned_eye_positions, contact_sheet
+from ferzoo.video.faces import aligned_eye_positions, contact_sheet
 
 spec = InputSpec(frames=10, image_size=64)
 rows = []
@@ -575,7 +575,7 @@ WAR on the unseen subjects stays close to float's (the figures above).
 
 ## Run the int8 model with LiteRT
 
-`ferzoo.runtime.open_runtime` opens any artefact (`.tflite` with LiteRT, `.onnx` with
+`ferzoo.export.runtime.open_runtime` opens any artefact (`.tflite` with LiteRT, `.onnx` with
 ONNX Runtime, a SavedModel, a Keras model) behind the same call: a dict of named clip
 batches in, a dict of outputs out. Here one test clip, prepared as the training pipeline
 prepares it, through Keras, TFLite float32 and TFLite int8.
@@ -583,7 +583,7 @@ prepares it, through Keras, TFLite float32 and TFLite int8.
         code("""
 import keras
 from ferzoo.data.pipeline import InputSpec, make_dataset
-from ferzoo.runtime import KerasRuntime, open_runtime
+from ferzoo.export.runtime import KerasRuntime, open_runtime
 
 model = keras.saving.load_model(run_dir / "model.keras")
 run_info = json.loads((run_dir / "run.json").read_text())
@@ -615,7 +615,7 @@ not the man's expressions.
 """),
         code("""
 from ferzoo import sample_media
-from ferzoo.predict import Predictor
+from ferzoo.inference.predict import Predictor
 
 predictor = Predictor(export_dir / "hybrid_cnn_int8.tflite", labels=labels)
 timeline = predictor.predict(sample_media.path("smiling_man.mp4"),
@@ -637,7 +637,7 @@ def look_inside(filename: str) -> list:
 Three views into the models:
 
 1. **STCAM**: the spatial-temporal attention maps (STAM) over the frames of a clip, as in
-   the paper's Fig. 7 (`ferzoo attention`, `ferzoo.visualize`);
+   the paper's Fig. 7 (`ferzoo attention`, `ferzoo.inference.visualize`);
 2. **LSTPNet**: the LSTformer's self-attention between frames (which time steps each frame
    attends to);
 3. **STC-NLSTM**: the MSPP-norm feature sequence of every 3D conv layer (the inputs of the
@@ -695,7 +695,7 @@ Deeper layers have coarser maps (fewer time steps and pixels after the reduction
         code("""
 from ferzoo.data.pipeline import InputSpec, make_dataset
 from ferzoo.training.trainer import load_run
-from ferzoo.visualize import save_attention_figure, spatiotemporal_attention
+from ferzoo.inference.visualize import save_attention_figure, spatiotemporal_attention
 
 stcam, info = load_run(stcam_run)
 test_files = str(Path(info["train_files"][0]).parent / "test-*.tfrecord")

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ferzoo.data.converters import convert  # noqa: E402
-from ferzoo.preprocess.faces import FaceOptions  # noqa: E402
+from ferzoo.video.faces import FaceOptions  # noqa: E402
 
 GIFS = {"happiness": "male", "sadness": "female", "surprise": "female-and-male"}
 

@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ferzoo.preprocess.faces import (  # noqa: E402
+from ferzoo.video.faces import (  # noqa: E402
     FaceOptions, NoFaceError, eye_errors, track_face,
 )
-from ferzoo.preprocess.video import FrameSource  # noqa: E402
+from ferzoo.video.io import FrameSource  # noqa: E402
 
 SETTINGS = [  # (every, max_side, between)
     (1, 240, "linear"),

@@ -1,5 +1,5 @@
 """Export every registered model (or those named) in its tiny preset, check each file
-against Keras, and record what passed in docs/results/export.json (see ferzoo.docs).
+against Keras, and record what passed in ferzoo/catalog/results/export.json (see tools/docgen.py).
 
     python tools/record_exports.py [MODEL ...]
 """
@@ -7,7 +7,7 @@ against Keras, and record what passed in docs/results/export.json (see ferzoo.do
 import sys
 
 import ferzoo
-from ferzoo.docs import EXPORT_RESULTS, record_exports
+from docgen import EXPORT_RESULTS, record_exports
 
 names = sys.argv[1:] or ferzoo.list_models()
 record_exports(names, EXPORT_RESULTS)

@@ -1,5 +1,5 @@
-"""Record a finished run's synthetic test WAR/UAR in docs/results/synthetic.json (the
-README table's accuracy column and docs/models read it; see ferzoo.docs.record_run).
+"""Record a finished run's synthetic test WAR/UAR in ferzoo/catalog/results/synthetic.json (the
+README table's accuracy column and docs/models read it; see tools/docgen.py).
 
     python tools/record_result.py RUN_DIR [--command "ferzoo train ..."] [--note TEXT]
 
@@ -10,7 +10,7 @@ that model is replaced. Then regenerate the README table: python tools/update_re
 import argparse
 import json
 
-from ferzoo.docs import SYNTHETIC_RESULTS, record_run
+from docgen import SYNTHETIC_RESULTS, record_run
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("run_dir")

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import tensorflow as tf
 
 from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
-from ferzoo.data.preprocessing import photometric_settings, preprocess_clip
+from ferzoo.data.photometric import photometric_settings, preprocess_clip
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
@@ -79,6 +79,13 @@ class InputSpec:
             streams=tuple(t.name for t in model.inputs), sampling=sampling,
             flow_frames=shapes["flow"][0] if "flow" in shapes else None,
         )
+
+    @classmethod
+    def from_run(cls, info: dict) -> "InputSpec":
+        """The spec a run was trained with (its ``run.json`` ``info``)."""
+        spec = info["spec"]
+        return cls(**{**spec, "image_size": tuple(spec["image_size"]),
+                      "streams": tuple(spec["streams"])})
 
     def check_model(self, model) -> None:
         """Raise a clear error when a model cannot take this spec's input."""

@@ -49,6 +49,7 @@ import numpy as np
 
 from ferzoo.data.schema import Clip
 from ferzoo.data.writer import atomic_write_text, read_manifest, write_split
+from ferzoo.video.flow import compute_flow
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 NEUTRAL = "neutral"
@@ -129,7 +130,7 @@ class SyntheticConfig:
         clips_per_subject: clips of each subject; a multiple of the class count keeps the
             classes exactly balanced (30 = 5 clips per class for 6 classes).
         neutral: add ``neutral`` as class 6.
-        flow: store DIS optical flow with each clip (see ferzoo.preprocess.flow).
+        flow: store DIS optical flow with each clip (see ferzoo.video.flow).
         seed: base seed of everything.
         mmi_fraction: share of neutral -> apex -> neutral (MMI style) clips; the others
             are neutral -> apex (CK+ style).
@@ -749,8 +750,6 @@ def render_frames(config: SyntheticConfig, subject_id: int, plan: ClipPlan) -> n
 
 def render_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip:
     """Clip ``clip_index`` of subject ``subject_id`` (both >= 0), ready for the writer."""
-    from ferzoo.preprocess.flow import compute_flow  # data -> preprocess helper
-
     plan = plan_clip(config, subject_id, clip_index)
     frames = render_frames(config, subject_id, plan)
     return Clip(

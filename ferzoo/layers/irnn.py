@@ -8,7 +8,7 @@ put such an RNN on top of per-frame CNN features.
 
 The recurrence is unrolled over the (static) number of time steps with plain
 ``keras.ops`` matmuls, so a model using it exports to TFLite with builtin ops only and
-quantises to int8 (no WHILE loop; see SPEC.md, last section).
+quantises to int8 (no WHILE loop; see docs/design.md#what-the-stack-does-and-does-not-do).
 """
 
 from __future__ import annotations

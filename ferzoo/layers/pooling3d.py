@@ -1,7 +1,7 @@
 """3D pooling that exports to TFLite builtins (no MaxPool3D / AveragePooling3D).
 
 Keras' ``MaxPool3D`` and ``AveragePooling3D`` become TF ``MaxPool3D``/``AvgPool3D`` ops,
-which TFLite only runs through Flex (select TF ops): SPEC.md, last section. A 3D box
+which TFLite only runs through Flex (select TF ops): docs/design.md#what-the-stack-does-and-does-not-do. A 3D box
 pooling is separable, so :class:`Pool3D` pools each frame with a 2D pooling (time folded
 into the batch) and then pools along time with slices and ``keras.ops.max``/``mean``
 (a reshape when the windows tile the clip). Both lower to builtin ops.
@@ -69,7 +69,7 @@ class Pool3D(keras.layers.Layer):
     (2, 4, 8, 8, 8)
 
     References:
-        SPEC.md (ferzoo), "What the stack does and does not do": MaxPool3D needs Flex.
+        docs/design.md#what-the-stack-does-and-does-not-do: MaxPool3D needs Flex.
     """
 
     def __init__(self, pool_size=(1, 2, 2), strides=None, padding="valid", mode="max",

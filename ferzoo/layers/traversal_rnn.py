@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 # The four traversal directions and, for each, the already-visited neighbours N_ij^r of
-# cell (i, j) as (di, dj) offsets (SPEC.md Sec. 3, from the STRNN code; that code's
+# cell (i, j) as (di, dj) offsets (docs/design.md#rfscnn, from the STRNN code; that code's
 # bottom-right set repeats the top-left one, a bug we do not copy).
 NEIGHBOURS: dict[str, tuple[tuple[int, int], ...]] = {
     "top_left": ((0, -1), (-1, -1), (-1, 0)),

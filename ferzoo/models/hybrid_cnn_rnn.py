@@ -1,7 +1,7 @@
 """Hybrid CNN-RNN (Jain et al. 2018): a frame CNN whose features feed an IRNN.
 
 Paper: Jain, Kumar, Kumar, Shamsolmoali, Zareapoor, "Hybrid deep neural networks for
-face emotion recognition", Pattern Recognition Letters 115 (2018), Sec. 3; SPEC.md Sec. 2.
+face emotion recognition", Pattern Recognition Letters 115 (2018), Sec. 3; docs/design.md#hybrid-cnn-rnn.
 
     frame (H, W, C) -> 6 x [conv 5x5 + ReLU] with 3x3 max-pooling after the first five
     and average pooling after the sixth -> FC 200 + ReLU + dropout -> FC 200 + ReLU
@@ -26,7 +26,7 @@ Inside a hybrid model the two parts are the nested models ``frame_features`` (wr
 in ``TimeDistributed``) and ``temporal_rnn``: ``model.get_layer("temporal_rnn")`` is the
 stage-2 network, sharing its weights with the whole.
 
-Decisions where the paper is silent or unclear (SPEC.md Sec. 2):
+Decisions where the paper is silent or unclear (docs/design.md#hybrid-cnn-rnn):
 - kernels 5x5: Sec. 3.1 says the filter size was "expanded from 3 to 5" (Fig. 2's
   caption names both); ``kernel_size`` is a parameter.
 - max-pooling 3x3 with stride 2 and 'same' padding (the stride is not given; stride 2
@@ -82,7 +82,7 @@ WEIGHT_DECAY = 1e-4  # Sec. 3.2
 RNN_UNITS = 150  # Table 2 (best of 50/100/150/200)
 RNN_LAYERS = 6  # Table 3 (best of 4/5/6)
 FRAMES = 16  # decision: P of Sec. 3.3 is not given
-IMAGE_SIZE = 64  # decision (SPEC.md Sec. 2)
+IMAGE_SIZE = 64  # decision (docs/design.md#hybrid-cnn-rnn)
 CHANNELS = 1  # decision: grey frames (JAFFE)
 
 HEADS = ("softmax", "regression")

@@ -5,9 +5,9 @@ their input through temporal channel excitation (TCE) first, one more TCE after 
 global average pooling to one 512-d token per frame, the LSTformer (depth 2) over the
 T tokens, the mean over time and a linear classifier. The paper text is not available
 to us beyond its abstract; the architecture follows the authors' public code
-(LLFabiann/LSTPNet, SPEC.md section 5), numerically: PyTorch's symmetric padding,
+(LLFabiann/LSTPNet, docs/design.md#lstpnet), numerically: PyTorch's symmetric padding,
 BatchNorm/LayerNorm epsilon 1e-5 and the exact (erf) GELU, so that
-``ferzoo.convert.lstpnet_from_torch`` gives the authors' released models.
+``ferzoo.weights.lstpnet.lstpnet_from_torch`` gives the authors' released models.
 
 Layer names follow the official module names (``conv1``, ``layer2_0_conv1``,
 ``layer2_0_tce`` for ``layer2.0.eca``, ``tce`` for ``s_former.eca``, ``lstformer``,

@@ -1,7 +1,7 @@
 """RFSCNN: two-stream CNNs, each followed by a spatiotemporal RNN, with feature fusion.
 
 Zhou, "Video expression recognition method based on spatiotemporal recurrent neural
-network and feature fusion" (SPEC.md Sec. 3). A spatial stream reads the face frames of a
+network and feature fusion" (docs/design.md#rfscnn). A spatial stream reads the face frames of a
 16-frame segment, a temporal stream reads its 15 optical-flow frames (dx, dy, magnitude);
 each is a small CNN (Sec. 4.3: 8 then 16 filters) applied per frame, whose h x w feature
 grid goes through the spatial recursive layer (4-direction traversal of each frame's
@@ -16,7 +16,7 @@ segments (Sec. 3: "an average pooling is performed on the extracted temporal and
 features", before fusion) happens outside the network, in :func:`average_over_segments`
 and :func:`fuse_features`.
 
-Decisions where the paper is silent (SPEC.md Sec. 3): the CNN is AlexNet-shaped for the
+Decisions where the paper is silent (docs/design.md#rfscnn): the CNN is AlexNet-shaped for the
 227x227 input (conv 11x11 stride 4, 3x3/2 max-pools: a 13x13 grid for the traversal);
 batch normalisation after each conv; o of the temporal layer is the 64-d stream feature;
 the sparse projections carry an L1 penalty of 1e-4. The layer counts of Sec. 4.2 (20 conv,

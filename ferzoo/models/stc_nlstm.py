@@ -20,11 +20,11 @@ The ablations of Sec. 4.2 are registered beside it: ``stc`` (3DCNN only), ``stc_
 (last conv's MSPP sequence -> LSTM) and ``stc_slstm`` (sum of all layers' MSPP sequences
 -> LSTM). They share the 3DCNN and "the same parametric configuration" (Sec. 4.2).
 
-Choices the paper leaves open (decisions, also in SPEC.md section 1):
+Choices the paper leaves open (decisions, also in docs/design.md#stc-nlstm):
 
 - LSTMs: 128 units; "two-level" (Sec. 4.2) = two stacked LSTM layers, for the T-LSTMs, the
   C-LSTM and the ablations' LSTM alike. Keras LSTMs with ``unroll=True`` (T is static):
-  unrolled RNNs convert to TFLite builtins and quantise to int8 (SPEC.md, last section).
+  unrolled RNNs convert to TFLite builtins and quantise to int8 (docs/design.md#what-the-stack-does-and-does-not-do).
 - Number of conv layers (Fig. 10 varies it from 1 to 7): layer ``j`` is a 3x3x3 conv of
   ``width`` filters with ReLU; BN after conv1 and conv2 only, as in Table 2; 1x2x2
   pooling after the layers in ``pool_after`` (Table 2: 1, 2, 4) that are followed by
@@ -52,13 +52,13 @@ NUM_CONV_LAYERS = 5  # Table 2: conv1 .. conv5
 LEVELS = (8, 4, 2)  # Table 2: mspp [8, 4, 2]
 POOL_AFTER = (1, 2, 4)  # Table 2: pool1, pool2, pool4 (1x2x2, stride 1x2x2)
 BATCH_NORM_AFTER = (1, 2)  # Sec. 4.2: C(3,64)-BN-P2-C(3,64)-BN-P2-C(3,64)-C(3,64)-P2-C(3,64)
-LSTM_UNITS = 128  # decision (SPEC.md section 1): the paper gives no size
+LSTM_UNITS = 128  # decision (docs/design.md#stc-nlstm): the paper gives no size
 LSTM_LAYERS = 2  # Sec. 4.2: "a two-level LSTM architecture" for T-LSTM and C-LSTM
 INIT = "glorot_uniform"  # Sec. 4.2: "xavier" initialisation
 
 TINY = dict(frames=4, image_size=32, width=4, levels=(4, 2, 1), lstm_units=8)
-# Reduced width and resolution for a short run on a 2-core CPU (see the report of the
-# branch that added this model for the measured step times).
+# Reduced width and resolution for a short run on a 2-core CPU (docs/models/stc_nlstm.md
+# gives its measured results).
 CPU = dict(frames=12, image_size=32, width=16, levels=(4, 2, 1), lstm_units=64)
 
 

@@ -22,7 +22,7 @@ sits on the residual branch of each Inception-ResNet structure, before the short
 addition, and at the end of the path of each reduction structure (Sec. 3.3.2, Fig. 6):
 five attention modules in all, none in the stem.
 
-Filter plan (**inference, not a source fact**; SPEC.md Sec. 4). The paper gives only the
+Filter plan (**inference, not a source fact**; docs/design.md#stcam). The paper gives only the
 1072-d feature size. The structures are named after Inception-ResNet-v2 (Szegedy et al.
 2017, Figs. 3, 16-19), and halving every filter count of v2 gives exactly 1072:
 

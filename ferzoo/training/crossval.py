@@ -12,14 +12,13 @@ and a finished fold is not trained again. The summary, ``OUT/crossval.json`` and
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ferzoo.training.protocols import DEFAULT_VAL_FRACTION, Fold, make_folds
+from ferzoo.training.protocols import DEFAULT_VAL_FRACTION, Fold, make_folds, read_protocol
+from ferzoo.training.trainer import train
 
 
 def _fold_options(fold: Fold, data: str) -> dict[str, Any]:
@@ -84,9 +83,6 @@ def crossval(model: str, data: str | Path, *, folds: int | None = None,
     Returns:
         The summary (also in ``crossval.json``, and as a table in ``crossval.md``).
     """
-    from ferzoo.training.protocols import read_protocol
-    from ferzoo.training.trainer import train
-
     data = str(data)
     out = Path(out_dir or Path("runs") / f"crossval-{model}-{Path(data).name}")
     out.mkdir(parents=True, exist_ok=True)
@@ -127,65 +123,3 @@ def crossval(model: str, data: str | Path, *, folds: int | None = None,
     log(f"{model}: WAR {war_mean:.2%} +- {war_std:.2%}, UAR {uar_mean:.2%} +- {uar_std:.2%} "
         f"over {len(rows)} folds ({out / 'crossval.md'})")
     return summary
-
-
-# ------------------------------------------------------------------- command line
-
-
-def add_crossval_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, help="a folder written by ferzoo convert")
-    p.add_argument("--folds", type=int, help="fold count of a k-fold protocol (default: the "
-                                             "dataset's, e.g. 10 for CK+, 5 for DFEW)")
-    p.add_argument("--fold", type=int, nargs="*", help="run only these folds (1-based)")
-    p.add_argument("--out", help="run folder (default runs/crossval-MODEL-DATASET)")
-    p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
-    p.add_argument("--recipe")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION,
-                   help="share of each training part's subjects held out for validation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--order", choices=["interleaved", "blocks", "random"],
-                   help="how subjects are dealt to folds (default: the protocol's)")
-    p.add_argument("--strategy", default="auto",
-                   choices=["auto", "mirrored", "multiworker", "default"])
-    p.add_argument("--max-steps-per-epoch", type=int)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-def cmd_crossval(args: argparse.Namespace) -> int:
-    from ferzoo.cli import parse_assignments
-
-    crossval(
-        args.model, args.data, folds=args.folds, out_dir=args.out, val_fraction=args.val_fraction,
-        seed=args.seed, order=args.order, only=args.fold, preset=args.preset,
-        overrides=parse_assignments(args.set), recipe=args.recipe, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
-        max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet,
-    )
-    return 0
-
-
-def add_crossval_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``crossval`` subcommand to ``ferzoo``'s subparsers."""
-    p = subparsers.add_parser("crossval", help="train and test on every fold of a dataset's "
-                                               "protocol; mean/std WAR and UAR")
-    add_crossval_arguments(p)
-    p.set_defaults(func=cmd_crossval)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = add_crossval_arguments(argparse.ArgumentParser(prog="ferzoo crossval"))
-    args = parser.parse_args(argv)
-    from ferzoo.cli import run_command
-
-    return run_command("crossval", cmd_crossval, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

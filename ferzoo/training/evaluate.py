@@ -15,7 +15,6 @@ import tensorflow as tf
 from ferzoo.data.pipeline import InputSpec, make_dataset, resolve_files
 from ferzoo.training.metrics import confusion_matrix, per_class_recall, plot_confusion, uar, war
 
-
 # One traced inference function per model, reused across calls (validation each epoch).
 _FORWARD: "weakref.WeakKeyDictionary[keras.Model, Any]" = weakref.WeakKeyDictionary()
 

@@ -17,7 +17,7 @@ Protocols (written by each converter to ``protocol.json``; inferred when absent)
 
 Every training part gives up a validation part, held out by subject
 (``val_fraction``, seeded; :func:`ferzoo.training.trainer.holdout_subjects`), so no
-model is ever selected on its test fold (SPEC: DFEW has no validation split).
+model is ever selected on its test fold (docs/design.md#datasets-and-protocols: DFEW has no validation split).
 
     >>> folds = make_folds("tfrecords/ckplus", folds=10)                # doctest: +SKIP
     >>> fold = folds[0]
@@ -32,6 +32,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 DEFAULT_VAL_FRACTION = 0.1
 ORDERS = ("interleaved", "blocks", "random")
@@ -119,8 +121,6 @@ def kfold_subjects(subjects: Sequence[str], k: int, order: str = "interleaved",
         raise ValueError(f"cannot make {k} subject-independent folds from {len(subjects)} "
                          f"subjects; use 2 <= folds <= {len(subjects)}")
     if order == "random":
-        import numpy as np
-
         subjects = [subjects[i] for i in np.random.default_rng(seed).permutation(len(subjects))]
     if order == "blocks":
         bounds = [round(i * len(subjects) / k) for i in range(k + 1)]
@@ -128,11 +128,19 @@ def kfold_subjects(subjects: Sequence[str], k: int, order: str = "interleaved",
     return [subjects[i::k] for i in range(k)]
 
 
+def holdout_subjects(subjects, fraction: float, seed: int) -> list[str]:
+    """A deterministic, subject-level validation part of a training set."""
+    subjects = sorted(subjects)
+    if fraction <= 0 or len(subjects) < 2:
+        return []
+    count = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(subjects, size=count, replace=False).tolist())
+
+
 def validation_subjects(subjects: Sequence[str], fraction: float = DEFAULT_VAL_FRACTION,
                         seed: int = 0) -> list[str]:
     """The subjects held out of a training part for validation (seeded, by subject)."""
-    from ferzoo.training.trainer import holdout_subjects
-
     return holdout_subjects(sorted(set(map(str, subjects))), fraction, seed)
 
 

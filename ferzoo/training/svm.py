@@ -15,10 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from ferzoo.data.pipeline import InputSpec, parse_clip, resolve_files
+from ferzoo.data.sampling import rfscnn_segments
+from ferzoo.data.schema import parse_example
+from ferzoo.models.rfscnn import average_over_segments, fuse_features
+from ferzoo.training.evaluate import as_model_inputs
+from ferzoo.training.trainer import load_run
 
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
 NPZ_NAME, JSON_NAME = "svm.npz", "svm.json"
@@ -273,12 +284,6 @@ def segment_dataset(files, spec, batch_size: int = 16, augment: dict | None = No
     (a short clip gives its one padded segment); each segment is then parsed like a test
     clip by the pipeline. Yields ``(inputs, label, clip_id, subject)`` batches.
     """
-    import tensorflow as tf
-
-    from ferzoo.data.pipeline import parse_clip, resolve_files
-    from ferzoo.data.sampling import rfscnn_segments
-    from ferzoo.data.schema import parse_example
-
     frames = spec.frames
 
     def split(example):
@@ -318,16 +323,8 @@ def extract_video_features(model, files, spec, augment: dict | None = None,
         dict with ``features`` (V, F), ``labels`` (V,), ``clip_ids`` (V,), ``subjects``
         (V,) and ``segments`` (V,) segment counts.
     """
-    import time
-
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
-
-    import keras
-    import tensorflow as tf
-
-    from ferzoo.models.rfscnn import average_over_segments, fuse_features
-    from ferzoo.training.evaluate import as_model_inputs
 
     streams = [t.name for t in model.inputs]
     extractor = keras.Model(model.inputs,
@@ -367,25 +364,18 @@ def extract_video_features(model, files, spec, augment: dict | None = None,
     }
 
 
-# ------------------------------------------------------------------ command line
+# ------------------------------------------------------------------ on a trained run
 def _load_run(run_dir):
-    from ferzoo.data.pipeline import InputSpec
-    from ferzoo.training.trainer import load_run
-
     model, info = load_run(run_dir)
     if "features" not in [layer.name for layer in model.layers]:
         raise ValueError(
             f"the model of {run_dir} has no 'features' layer; the SVM path is for RFSCNN "
             f"models (rfscnn, rfscnn_spatial, rfscnn_temporal, rfscnn_concat, rfscnn_sum)"
         )
-    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
-                        "streams": tuple(info["spec"]["streams"])})
-    return model, info, spec
+    return model, info, InputSpec.from_run(info)
 
 
 def _split_files(info, split: str) -> str:
-    import os
-
     return os.path.join(os.path.dirname(info["train_files"][0]), f"{split}-*.tfrecord")
 
 
@@ -409,100 +399,65 @@ def _report(features, labels, svm, names):
             "confusion": confusion.tolist()}
 
 
-def cmd_fit(args, log=print) -> int:
-    found, info, data = _features(args.run, args.data, "train", args.batch_size,
-                                  args.pooling, log)
-    svm = PortableSVM.fit(
-        found["features"], found["labels"], kernel=args.kernel, C=args.C,
-        gamma=_gamma(args.gamma),
-        metadata={"run": str(Path(args.run).resolve()), "model": info["config"]["model"],
-                  "data": str(data), "labels": info["labels"], "gamma_setting": args.gamma,
-                  "pooling": args.pooling,
-                  "videos": int(len(found["labels"]))},
-    )
-    out = svm.save(args.out or Path(args.run) / "svm")
-    train_acc = float(np.mean(svm.predict(found["features"]) == found["labels"]))
-    log(f"SVM ({args.kernel}, C={args.C}) on {len(found['labels'])} videos: "
-        f"{int(svm.n_support.sum())} support vectors, training accuracy {train_acc:.2%}; "
-        f"saved to {out}")
-    return 0
-
-
-def cmd_evaluate(args, log=print) -> int:
-    svm_dir = Path(args.svm)
-    svm = PortableSVM.load(svm_dir)
-    run = args.run or svm.metadata.get("run")
-    if not run:
-        raise ValueError(f"{svm_dir} does not name its run; pass --run")
-    pooling = svm.metadata.get("pooling", "average_then_fuse")
-    found, info, data = _features(run, args.data, "test", args.batch_size, pooling, log)
-    names = info["labels"] or [str(i) for i in range(int(found["labels"].max()) + 1)]
-    if args.loso:
-        report = leave_one_subject_out(
-            found["features"], found["labels"], found["subjects"], num_classes=len(names),
-            kernel=svm.kernel, C=float(svm.metadata.get("C", 1.0)),
-            gamma=_gamma(svm.metadata.get("gamma_setting", svm.gamma)),
-            degree=svm.degree, coef0=svm.coef0,
-        )
-        report["labels"] = list(names)
-        name = args.name or "loso"
-    else:
-        report = _report(found["features"], found["labels"], svm, names)
-        name = args.name or "test"
-    report.update(data=str(data), svm=str(svm_dir))
-    path = Path(args.out or svm_dir) / f"svm_{name}_report.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    log(f"{report.get('protocol', 'held-out test')}: WAR {report['war']:.2%}  "
-        f"UAR {report['uar']:.2%} on {report['videos']} videos; report: {path}")
-    return 0
-
-
-def _gamma(value):
+def parse_gamma(value):
+    """``"scale"``, ``"auto"`` or a number given as text -> what ``SVC`` takes."""
     try:
         return float(value)
     except (TypeError, ValueError):
         return value
 
 
-def add_svm_parser(subparsers) -> None:
-    """Add ``svm fit`` and ``svm evaluate`` to the ``ferzoo`` command's subparsers."""
-    parser = subparsers.add_parser(
-        "svm", help="RFSCNN's SVM on the fused features of a trained run (fit / evaluate)")
-    sub = parser.add_subparsers(dest="svm_command", required=True)
-    p = sub.add_parser("fit", help="fit an SVM on per-video features and save it (no pickle)")
-    p.add_argument("--run", required=True, help="run folder of a trained RFSCNN model")
-    p.add_argument("--data", help="shards to fit on (default: the run's training split)")
-    p.add_argument("--out", help="folder for svm.npz/svm.json (default: RUN/svm)")
-    p.add_argument("--kernel", default="rbf", choices=KERNELS)
-    p.add_argument("--C", type=float, default=1.0)
-    p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
-    p.add_argument("--pooling", default="average_then_fuse", choices=POOLINGS,
-                   help="average each stream over a video's segments, then fuse (the "
-                        "paper's order), or average the fused segment features")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.set_defaults(func=cmd_fit)
-    p = sub.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")
-    p.add_argument("--svm", required=True, help="folder written by 'ferzoo svm fit'")
-    p.add_argument("--run", help="run folder (default: the one the SVM was fitted on)")
-    p.add_argument("--data", help="shards (default: the test split beside the training data)")
-    p.add_argument("--loso", action="store_true",
-                   help="leave-one-subject-out over --data with the saved SVM's settings")
-    p.add_argument("--out", help="report folder (default: the SVM folder)")
-    p.add_argument("--name", help="report name (default: test, or loso)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.set_defaults(func=cmd_evaluate)
+def fit_run_svm(run: str | os.PathLike, *, data: str | None = None,
+                out: str | os.PathLike | None = None, kernel: str = "rbf", C: float = 1.0,
+                gamma: str = "scale", pooling: str = "average_then_fuse",
+                batch_size: int = 16, log=print) -> Path:
+    """Fit the SVM on the per-video features of a trained RFSCNN run (its training split
+    unless ``data``) and save it (``RUN/svm`` unless ``out``); returns the folder."""
+    found, info, data = _features(run, data, "train", batch_size, pooling, log)
+    svm = PortableSVM.fit(
+        found["features"], found["labels"], kernel=kernel, C=C, gamma=parse_gamma(gamma),
+        metadata={"run": str(Path(run).resolve()), "model": info["config"]["model"],
+                  "data": str(data), "labels": info["labels"], "gamma_setting": gamma,
+                  "pooling": pooling, "videos": int(len(found["labels"]))},
+    )
+    saved = svm.save(out or Path(run) / "svm")
+    train_acc = float(np.mean(svm.predict(found["features"]) == found["labels"]))
+    log(f"SVM ({kernel}, C={C}) on {len(found['labels'])} videos: "
+        f"{int(svm.n_support.sum())} support vectors, training accuracy {train_acc:.2%}; "
+        f"saved to {saved}")
+    return saved
 
 
-def main(argv=None) -> int:
-    """``python -m ferzoo.training.svm fit|evaluate ...`` (same as ``ferzoo svm ...``)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="ferzoo")
-    add_svm_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["svm", *(argv if argv is not None else __import__("sys").argv[1:])])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def evaluate_run_svm(svm_dir: str | os.PathLike, *, run: str | None = None,
+                     data: str | None = None, loso: bool = False,
+                     out: str | os.PathLike | None = None, name: str | None = None,
+                     batch_size: int = 16, log=print) -> dict[str, Any]:
+    """WAR/UAR of a saved SVM on a run's test split (or ``data``), or leave-one-subject-out
+    with its settings (``loso``); writes ``svm_<name>_report.json`` and returns it."""
+    svm_dir = Path(svm_dir)
+    svm = PortableSVM.load(svm_dir)
+    run = run or svm.metadata.get("run")
+    if not run:
+        raise ValueError(f"{svm_dir} does not name its run; pass --run")
+    pooling = svm.metadata.get("pooling", "average_then_fuse")
+    found, info, data = _features(run, data, "test", batch_size, pooling, log)
+    names = info["labels"] or [str(i) for i in range(int(found["labels"].max()) + 1)]
+    if loso:
+        report = leave_one_subject_out(
+            found["features"], found["labels"], found["subjects"], num_classes=len(names),
+            kernel=svm.kernel, C=float(svm.metadata.get("C", 1.0)),
+            gamma=parse_gamma(svm.metadata.get("gamma_setting", svm.gamma)),
+            degree=svm.degree, coef0=svm.coef0,
+        )
+        report["labels"] = list(names)
+        name = name or "loso"
+    else:
+        report = _report(found["features"], found["labels"], svm, names)
+        name = name or "test"
+    report.update(data=str(data), svm=str(svm_dir))
+    path = Path(out or svm_dir) / f"svm_{name}_report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    log(f"{report.get('protocol', 'held-out test')}: WAR {report['war']:.2%}  "
+        f"UAR {report['uar']:.2%} on {report['videos']} videos; report: {path}")
+    return report

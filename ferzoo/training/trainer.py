@@ -49,13 +49,25 @@ import tensorflow as tf
 
 from ferzoo import registry
 from ferzoo.data.pipeline import (
-    DataError, InputSpec, clip_counts, dataset_dir, dataset_labels, describe_bad_records,
-    make_dataset, resolve_files, scan_records,
+    DataError,
+    InputSpec,
+    clip_counts,
+    dataset_dir,
+    dataset_labels,
+    describe_bad_records,
+    make_dataset,
+    resolve_files,
+    scan_records,
 )
+from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 from ferzoo.data.writer import atomic_write_text
 from ferzoo.training.evaluate import (
-    as_model_inputs, classification_report, evaluate_model, predict_dataset,
+    as_model_inputs,
+    classification_report,
+    evaluate_model,
+    predict_dataset,
 )
+from ferzoo.training.protocols import holdout_subjects
 from ferzoo.training.recipes import Recipe, get_recipe
 
 
@@ -288,16 +300,6 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def holdout_subjects(subjects, fraction: float, seed: int) -> list[str]:
-    """A deterministic, subject-level validation part of a training set."""
-    subjects = sorted(subjects)
-    if fraction <= 0 or len(subjects) < 2:
-        return []
-    count = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
-    rng = np.random.default_rng(seed)
-    return sorted(rng.choice(subjects, size=count, replace=False).tolist())
-
-
 class Trainer:
     """Trains one registered model as ``TrainConfig`` says; ``run()`` does it all.
 
@@ -344,7 +346,6 @@ class Trainer:
     def _resolve_data(self) -> None:
         cfg = self.config
         if cfg.data is None:
-            from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 
             folder = ensure_synthetic(cfg.data_root, SyntheticConfig(**cfg.synthetic))
             self.train_files = resolve_files(folder, "train")

@@ -16,7 +16,7 @@ from ferzoo.data import converters
 from ferzoo.data.converters import base
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import ConversionError, sha256_file
-from ferzoo.preprocess.faces import FaceOptions
+from ferzoo.video.faces import FaceOptions
 from ferzoo.training.protocols import make_folds
 from tests.data import trees
 
@@ -223,7 +223,7 @@ def test_fixed_length_reuses_the_pipeline_sampling():
 
 
 def test_flow_stream(tmp_path):
-    pytest.importorskip("ferzoo.preprocess.flow")
+    pytest.importorskip("ferzoo.video.flow")
     trees.make_generic(tmp_path / "mine", subjects=1, per_subject=2, frames=4)
     out = tmp_path / "out"
     converters.convert("generic", tmp_path / "mine", out, detect=False, size=24, flow=True,
@@ -282,7 +282,7 @@ def test_killed_subprocess_and_workers_give_the_same_bytes(tmp_path):
     converters.convert("generic", tmp_path / "mine", tmp_path / "clean", detect=False, size=128,
                        clips_per_shard=2, progress=False, subject_pattern=pattern)
     # Killed from outside: a subprocess running the command line.
-    cmd = [sys.executable, "-m", "ferzoo.data.converters", "generic", str(tmp_path / "mine")]
+    cmd = [sys.executable, "-m", "ferzoo.cli", "convert", "generic", str(tmp_path / "mine")]
     opts = ["--no-detect", "--size", "128", "--clips-per-shard", "2", "--quiet",
             "--option", f"subject_pattern={pattern}"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -139,7 +139,7 @@ def test_grey_first_and_batched_photometric_steps_match_the_per_clip_order(fake_
     """The pipeline converts to grey before the geometry (and caches grey frames) and
     equalises/standardises whole batches; the result equals the plain order: colour
     frames through the geometry, then grey, then the photometric steps clip by clip."""
-    from ferzoo.data.preprocessing import equalize_histogram, standardize
+    from ferzoo.data.photometric import equalize_histogram, standardize
 
     geometry = {"flip": False, "rotate": None, "crop": 0.75}
     # The cache rounds the grey frames to 8 bits where the colour path rounds R, G, B:

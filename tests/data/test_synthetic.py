@@ -211,7 +211,7 @@ def test_config_key_and_validation():
     with pytest.raises(ValueError, match="resting_expression=1.5"):
         SyntheticConfig(resting_expression=1.5)
     # Settings added later keep the default data's cache name (the recorded results in
-    # docs/results/synthetic.json name it); changing it means bumping RENDER_VERSION.
+    # ferzoo/catalog/results/synthetic.json name it); changing it means bumping RENDER_VERSION.
     assert SyntheticConfig(resting_expression=0.0).key() == "64px-s0-2ba83865"
     assert SyntheticConfig(resting_expression=0.5).key() != SyntheticConfig().key()
 

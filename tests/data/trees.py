@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferzoo.preprocess.video import FrameSource, read_image
+from ferzoo.video.io import FrameSource, read_image
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,1 +1,1 @@
-"""Tests of ferzoo.preprocess."""
+"""Tests of ferzoo.video."""

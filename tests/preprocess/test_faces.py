@@ -8,11 +8,11 @@ import matplotlib
 import numpy as np
 import pytest
 
-from ferzoo.preprocess import faces as F
-from ferzoo.preprocess.video import FrameSource, read_image
+from ferzoo.video import faces as F
+from ferzoo.video.io import FrameSource, read_image
 
 # References: shared/data/real/SOURCES.md (mtcnn's documented output for ivan.jpg) and
-# SPEC.md (grace_hopper.jpg).
+# docs/design.md#what-the-stack-does-and-does-not-do (grace_hopper.jpg).
 IVAN = {"left_eye": (291, 117), "right_eye": (314, 114), "box": (277, 90, 48, 63)}
 GRACE = {"left_eye": (220, 190), "right_eye": (308, 186), "box": (178, 110, 173, 220)}
 GRACE_PATH = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"

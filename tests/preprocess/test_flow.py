@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ferzoo.preprocess.flow import compute_flow, to_grey
+from ferzoo.video.flow import compute_flow, to_grey
 
 
 def _translated_pair(dx: float, dy: float, size: int = 64, seed: int = 0) -> np.ndarray:

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ferzoo.preprocess.video import (
+from ferzoo.video.io import (
     FrameSource, VideoReadError, is_clip, list_frame_files, natural_key, read_clip,
 )
 

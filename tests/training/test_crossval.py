@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from ferzoo.cli import main
 from ferzoo.data import converters
 from ferzoo.training import crossval as cv
 from ferzoo.training.protocols import make_folds
@@ -33,9 +34,9 @@ def test_fold_options_are_trainer_arguments(converted):
 @pytest.mark.slow
 def test_crossval_runs_every_fold_and_summarises(converted, tmp_path):
     out = tmp_path / "cv"
-    code = cv.main(["--model", NAME, "--data", str(converted), "--folds", "3", "--out", str(out),
-                    "--epochs", "3", "--batch-size", "4", "--lr", "3e-3", "--recipe", "default",
-                    "--quiet"])
+    code = main(["crossval", "--model", NAME, "--data", str(converted), "--folds", "3",
+                 "--out", str(out), "--epochs", "3", "--batch-size", "4", "--lr", "3e-3",
+                 "--recipe", "default", "--quiet"])
     assert code == 0
     summary = json.loads((out / "crossval.json").read_text())
     assert [r["fold"] for r in summary["folds"]] == [1, 2, 3]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ferzoo.training import metrics
-from ferzoo.training.trainer import holdout_subjects, load_run, train
+from ferzoo.training.protocols import holdout_subjects
+from ferzoo.training.trainer import load_run, train
 from tests import factory
 from tests.conftest import REPO
 from tests.tiny_model import NAME

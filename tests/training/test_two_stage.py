@@ -8,10 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from ferzoo.training.two_stage import (
-    linear_probe, run_probe, run_sweep, stage1_arguments, train_two_stage, write_sweep_report,
-)
+from ferzoo.training.two_stage import stage1_arguments, train_two_stage
 from tests import factory
+from tools.hybrid_sweep import linear_probe, run_probe, run_sweep, write_sweep_report
 
 OPTIONS = dict(recipe="hybrid_paper", batch_size=4, learning_rate=5e-3, progress=False,
                log=lambda s: None)
@@ -52,7 +51,7 @@ def test_two_stage_trains_cnn_then_frozen_rnn(fake_dir, tmp_path):
 
 
 def test_train_command_points_hybrids_to_two_stage():
-    from ferzoo.cli import end_to_end_note
+    from ferzoo.cli.train import end_to_end_note
 
     note = end_to_end_note("hybrid_cnn_rnn", False, {})
     assert "--two-stage" in note and "hybrid_cnn_rnn" in note

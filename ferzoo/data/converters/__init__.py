@@ -20,7 +20,7 @@ from ferzoo.data.converters.base import (
     BASIC6, CANONICAL, WITH_CONTEMPT, WITH_NEUTRAL, ClipItem, ConvertOptions, Discovery,
     canonical_label, load_clip, run_conversion,
 )
-from ferzoo.preprocess.faces import FaceOptions
+from ferzoo.video.faces import FaceOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ def convert(dataset: str, src: str | Path, out: str | Path, *, workers: int = 1,
         length, length_mode: store a fixed number of frames per clip (see
             :class:`~ferzoo.data.converters.base.ConvertOptions`).
         target_fps: frame-rate reduction of videos (default: the dataset's; ``None``: off).
-        face: :class:`~ferzoo.preprocess.faces.FaceOptions` (or a dict of its fields).
+        face: :class:`~ferzoo.video.faces.FaceOptions` (or a dict of its fields).
         pad, eye_floor: alignment options.
         dataset_options: the converter's own options (``ferzoo convert DATASET --help``).
 

@@ -30,15 +30,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ferzoo.data.sampling import sample_indices
 from ferzoo.data.schema import Clip
 from ferzoo.data.writer import SkipClip, atomic_write_text, write_split
-from ferzoo.preprocess.faces import (
-    CROP_ABOVE, CROP_BELOW, CROP_WIDTH, FaceOptions, NoFaceError, align_clip, square_resize,
+from ferzoo.video.faces import (
+    CROP_ABOVE,
+    CROP_BELOW,
+    CROP_WIDTH,
+    FaceOptions,
+    NoFaceError,
+    align_clip,
+    square_resize,
 )
-from ferzoo.preprocess.video import FrameSource, VideoReadError
+from ferzoo.video.flow import compute_flow
+from ferzoo.video.io import FrameSource, VideoReadError
 
 # Label names used by every converter; a dataset's list is the six basic emotions in
-# this order (SPEC: An, Di, Fe, Ha, Sa, Su), then neutral or contempt when it has them,
+# this order (docs/design.md#conventions: An, Di, Fe, Ha, Sa, Su), then neutral or contempt when it has them,
 # so that class i means the same thing across datasets.
 BASIC6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 WITH_NEUTRAL = BASIC6 + ("neutral",)
@@ -128,8 +136,8 @@ class ConvertOptions:
         size: side of the stored square frames (64 STC-NLSTM; 112; 224/240 STCAM, LSTPNet).
         detect: track and align the face with MTCNN; ``False`` for clips that are already
             face crops (they are zero-padded to a square and resized).
-        face: detection and tracking settings (:class:`~ferzoo.preprocess.faces.FaceOptions`).
-        pad, eye_floor, crop: alignment (see :func:`~ferzoo.preprocess.faces.align_face`);
+        face: detection and tracking settings (:class:`~ferzoo.video.faces.FaceOptions`).
+        pad, eye_floor, crop: alignment (see :func:`~ferzoo.video.faces.align_face`);
             ``crop`` is (width, above, below) in eye distances.
         length: store exactly this many frames per clip (``None``: all of them), chosen by
             the sampling mode ``length_mode`` of :mod:`ferzoo.data.sampling` (its
@@ -171,7 +179,6 @@ class ConvertOptions:
 def fixed_length_indices(num_frames: int, length: int, mode: str = "uniform") -> np.ndarray:
     """Which of ``num_frames`` frames make a clip of ``length`` (evaluation-time indices
     of the pipeline's sampling mode ``mode``, so conversion and pipeline agree)."""
-    from ferzoo.data.sampling import sample_indices
 
     return np.asarray(sample_indices(mode, num_frames, length, training=False)).astype(int)
 
@@ -227,7 +234,6 @@ def load_clip(item: ClipItem, *, options: ConvertOptions, labels: Sequence[str],
         frames, indices = frames[picks], indices[picks]
     flow = None
     if options.flow:
-        from ferzoo.preprocess.flow import compute_flow
 
         if len(frames) < 2:
             raise SkipClip(f"{len(frames)} frame: optical flow needs at least 2")

@@ -20,7 +20,7 @@ from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import (
     APEX_LAST, BASIC6, WITH_CONTEMPT, ClipItem, Discovery,
 )
-from ferzoo.preprocess.video import is_image_file, natural_key
+from ferzoo.video.io import is_image_file, natural_key
 
 CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear",
          5: "happiness", 6: "sadness", 7: "surprise"}

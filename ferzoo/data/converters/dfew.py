@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import WITH_NEUTRAL, ClipItem, Discovery
-from ferzoo.preprocess.video import is_clip, natural_key
+from ferzoo.video.io import is_clip, natural_key
 
 CODES = {1: "happiness", 2: "sadness", 3: "neutral", 4: "anger", 5: "surprise",
          6: "disgust", 7: "fear"}

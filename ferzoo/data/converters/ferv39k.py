@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import WITH_NEUTRAL, ClipItem, Discovery, canonical_label
-from ferzoo.preprocess.video import is_clip, natural_key
+from ferzoo.video.io import is_clip, natural_key
 
 
 def read_setup(path: Path) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import CANONICAL, ClipItem, Discovery, canonical_label
-from ferzoo.preprocess.video import is_clip, is_image_file, is_video_file, natural_key
+from ferzoo.video.io import is_clip, is_image_file, is_video_file, natural_key
 
 SPLIT_NAMES = ("train", "val", "valid", "validation", "test")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import BASIC6, ClipItem, Discovery
-from ferzoo.preprocess.video import is_video_file, natural_key
+from ferzoo.video.io import is_video_file, natural_key
 
 CODES = {1: "anger", 2: "disgust", 3: "fear", 4: "happiness", 5: "sadness", 6: "surprise"}
 APEX_MARKER = "2"  # Marker Type: 1 onset, 2 apex, 3 offset

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ferzoo.data.converters import register_converter
 from ferzoo.data.converters.base import APEX_LAST, BASIC6, ClipItem, Discovery, canonical_label
-from ferzoo.preprocess.video import is_image_file, natural_key
+from ferzoo.video.io import is_image_file, natural_key
 
 MODALITIES = ("VL", "NI")
 LIGHTINGS = ("Strong", "Weak", "Dark")

@@ -2,7 +2,7 @@
 that every exported file gives Keras' answers in its own runtime.
 
     >>> model = ferzoo.build("stcam", preset="cpu")                  # doctest: +SKIP
-    >>> report = ferzoo.export(model, "exports/stcam", name="stcam")  # doctest: +SKIP
+    >>> report = ferzoo.export.export(model, "exports/stcam", name="stcam")  # doctest: +SKIP
     >>> print(report.table())                                         # doctest: +SKIP
 
 What is written into ``path``::
@@ -18,7 +18,7 @@ What is written into ``path``::
     <name>.onnx                  ONNX (opset 17), dynamic batch where the graph allows it
     model_card.json, model_card.md, export_report.json
 
-How each format is made, and why (see SPEC.md, "What the stack does"):
+How each format is made, and why (see docs/design.md#what-the-stack-does-and-does-not-do):
 
 - SavedModel: the traced inference function (arguments named after the model's inputs,
   so ``signatures["serving_default"](video=...)`` works) and the model's variables in a
@@ -63,7 +63,8 @@ import numpy as np
 import tensorflow as tf
 
 from ferzoo import registry
-from ferzoo.runtime import (
+from ferzoo.data.sampling import get_sampler
+from ferzoo.export.runtime import (
     PROBABILITIES,
     SIGNATURE,
     KerasRuntime,
@@ -76,11 +77,12 @@ from ferzoo.runtime import (
     output_names,
     serving_function,
 )
+from ferzoo.training.metrics import confusion_matrix, uar, war
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 TFLITE_VARIANTS = ("float32", "dynamic", "int8")
-FLOAT_ATOL = 1e-4  # issue 8: float formats must match Keras to 1e-4 on probabilities
-ONNX_OPSET = 17  # issue 8: opset 17 or newer
+FLOAT_ATOL = 1e-4  # a float format must match Keras to 1e-4 on the probabilities
+ONNX_OPSET = 17  # the first ONNX opset with LayerNormalization
 # Two classes whose Keras probabilities are closer than this are a tie: either is a
 # correct top-1, so picking the other one is not counted as a disagreement.
 TIE = 1e-6
@@ -217,7 +219,7 @@ def export(
             ``make_dataset(test shards, spec, training=False, ...)``: every artefact's
             WAR and UAR on them goes in the report and the card (int8 vs float).
         photometric: the photometric steps the weights were trained with
-            (``ferzoo.data.preprocessing.photometric_settings`` of the recipe's augment
+            (``ferzoo.data.photometric.photometric_settings`` of the recipe's augment
             settings: histogram equalisation, standardisation); recorded in the card,
             which ``ferzoo predict`` reads to prepare its input the same way.
         verbose: print a line per artefact.
@@ -354,7 +356,7 @@ def write_saved_model(
     The SavedModel holds the traced inference function and the model's variables
     only (a ``tf.Module``, not the Keras layer tree): it loads without ferzoo, and on a
     deep model it writes three times faster than ``keras.export.ExportArchive``.
-    ``function`` is a :func:`ferzoo.runtime.serving_function` already traced, if any.
+    ``function`` is a :func:`ferzoo.export.runtime.serving_function` already traced, if any.
     """
     path = Path(path)
     if path.exists():
@@ -713,7 +715,7 @@ def _raise_on_non_builtin(ops: list[tuple[str, str]], model: keras.Model, name: 
     raise ExportError(
         f"{name}: TFLite needs ops that are not builtin (Flex / select TF ops, which "
         f"LiteRT cannot run): {_describe_nodes(flex, model)}. To export it, {hint} "
-        f"(SPEC.md, 'What the stack does')."
+        f"(docs/design.md#what-the-stack-does-and-does-not-do)."
     )
 
 
@@ -901,7 +903,6 @@ def model_card(
 def _describe_sampling(name: str) -> str:
     """``"stcam: STCAM's frame selection (...): neutral, evenly between, peak."``"""
     try:
-        from ferzoo.data.sampling import get_sampler
 
         doc = (get_sampler(name).__doc__ or "").strip().splitlines()
     except (ImportError, ValueError):
@@ -999,7 +1000,7 @@ def parity_table(artefacts: Sequence[ArtefactReport], keras_latency: float | Non
         row += [fmt(keras_scores[0], ".2%"), fmt(keras_scores[1], ".2%")] if scored else []
         lines.append("| " + " | ".join(row + ["reference"]) + " |")
     for a in artefacts:
-        row = [a.label, Path(a.path).name, _size(a.size_bytes), a.batch,
+        row = [a.label, Path(a.path).name, format_size(a.size_bytes), a.batch,
                fmt(a.max_abs_diff, ".2e"), fmt(a.top1_agreement, ".0%"),
                fmt(a.latency_ms, ".2f")]
         row += [fmt(a.accuracy, ".2%"), fmt(a.uar, ".2%")] if scored else []
@@ -1090,8 +1091,6 @@ def evaluation_set(data: Iterable, names: Sequence[str]) -> tuple[dict[str, np.n
 def classification_scores(runtime: Runtime, feed: Mapping[str, np.ndarray],
                           labels: np.ndarray, chunk: int = 32) -> tuple[float, float]:
     """``(WAR, UAR)`` of ``runtime`` on ``feed`` against integer ``labels``."""
-    from ferzoo.training.metrics import confusion_matrix, uar, war
-
     predictions = []
     for start in range(0, len(labels), chunk):
         out = runtime({k: v[start:start + chunk] for k, v in feed.items()})
@@ -1166,7 +1165,7 @@ def _checked_choices(values: Sequence[str] | str, choices: Sequence[str], what: 
     return values
 
 
-def _size(n: int) -> str:
+def format_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -1178,4 +1177,4 @@ def _artefact_line(name: str, a: ArtefactReport) -> str:
     diff = "-" if a.max_abs_diff is None else f"{a.max_abs_diff:.2e}"
     top1 = "-" if a.top1_agreement is None else f"{a.top1_agreement:.0%}"
     ms = "-" if a.latency_ms is None else f"{a.latency_ms:.2f} ms/clip"
-    return f"{name}: {a.label:16s} {_size(a.size_bytes):>9s}  max|diff| {diff}  top-1 {top1}  {ms}"
+    return f"{name}: {a.label:16s} {format_size(a.size_bytes):>9s}  max|diff| {diff}  top-1 {top1}  {ms}"

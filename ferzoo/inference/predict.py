@@ -7,14 +7,14 @@
 
 The model can be a Keras run folder, ``.keras`` or ``.weights.h5`` file (with its
 registered name), an export folder or SavedModel, a ``.tflite`` or a ``.onnx`` file:
-:class:`ferzoo.runtime.Runtime` runs them all alike.
+:class:`ferzoo.export.runtime.Runtime` runs them all alike.
 
 What happens to a video:
 
-1. its frames are read (``ferzoo.preprocess.video.FrameSource``, optionally thinned to
+1. its frames are read (``ferzoo.video.io.FrameSource``, optionally thinned to
    ``fps`` frames per second);
 2. one face is found, followed and aligned on the eyes at the model's H x W
-   (``ferzoo.preprocess.faces.align_clip``; frames in long runs without a face are
+   (``ferzoo.video.faces.align_clip``; frames in long runs without a face are
    dropped); clips that are already face crops can skip this (``face_crops=True``);
 3. a window of the model's T consecutive face frames slides over the clip, ``stride``
    frames at a time (a clip shorter than T repeats its last frame, as STC-NLSTM's
@@ -38,8 +38,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ferzoo.runtime import KerasRuntime, Runtime, load_trained, open_runtime
-
+from ferzoo.data.photometric import photometric_settings, preprocess_clip
+from ferzoo.data.schema import quantize_flow
+from ferzoo.export.runtime import KerasRuntime, Runtime, open_runtime
+from ferzoo.inference.loading import load_trained
+from ferzoo.video.faces import FaceOptions, NoFaceError, align_clip, square_resize
+from ferzoo.video.flow import compute_flow
+from ferzoo.video.io import FrameSource, VideoReadError
 
 # Faces are detected on frames scaled down to this longer side (about 2x faster on HD
 # video; faces of 40 px at 640 px wide stay above MTCNN's 20 px minimum).
@@ -150,7 +155,7 @@ class Predictor:
         fps: thin the video to about this many frames per second first (``None``: all).
         face_crops: the frames are already face crops: pad to a square and resize
             instead of detecting faces.
-        face_options: ``ferzoo.preprocess.faces.FaceOptions`` (default: detect on every
+        face_options: ``ferzoo.video.faces.FaceOptions`` (default: detect on every
             frame scaled to at most 640 px, confidence >= 0.9, drop frames in long runs
             without a face).
         num_threads: CPU threads of the TFLite / ONNX runtime.
@@ -207,9 +212,6 @@ class Predictor:
         Raises:
             NoFaceFound: no face in the video.
         """
-        from ferzoo.preprocess.faces import FaceOptions, NoFaceError, align_clip, square_resize
-        from ferzoo.preprocess.video import FrameSource, VideoReadError
-
         try:
             source = FrameSource(video, target_fps=self.fps)
         except VideoReadError as error:
@@ -259,7 +261,6 @@ class Predictor:
         feeds = [self.inputs(faces, s) for s in starts]
         batch = {k: np.stack([f[k] for f in feeds]) for k in feeds[0]}
         if self.photometric:
-            from ferzoo.data.preprocessing import preprocess_clip
 
             batch["video"] = np.asarray(preprocess_clip(batch["video"], self.photometric))
         return batch
@@ -332,7 +333,6 @@ def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime
         return open_runtime(path, num_threads=num_threads), meta
     trained = load_trained(weights, model, preset, overrides)
     runtime = KerasRuntime(trained.model, head="softmax")
-    from ferzoo.data.preprocessing import photometric_settings
 
     return runtime, {"name": trained.name, "labels": trained.labels,
                      "photometric": photometric_settings(trained.augment)}
@@ -374,8 +374,6 @@ def flow_input(frames: np.ndarray, steps: int) -> np.ndarray:
     """The flow stream of a window of aligned frames, encoded as the TFRecords store it
     (``ferzoo.data.schema.quantize_flow``) and scaled to [0, 1] as the pipeline reads it:
     (steps, S, S, 3) float32."""
-    from ferzoo.data.schema import quantize_flow
-    from ferzoo.preprocess.flow import compute_flow
 
     flow = compute_flow(frames)  # (T-1, S, S, 2) pixels
     if len(flow) < steps:
@@ -394,8 +392,6 @@ def annotate_video(
     """Write the video with the face box, the current window's top class and a bar per
     class on every frame (mp4v)."""
     import cv2
-
-    from ferzoo.preprocess.video import FrameSource
 
     source = FrameSource(video, target_fps=fps)
     out_fps = source.fps or 10.0

@@ -1,7 +1,8 @@
-"""``ferzoo convert DATASET SRC OUT``: argument parsing for the converters (thin).
+"""``ferzoo synth`` and ``ferzoo convert``: data in.
 
-Wire into ``ferzoo/cli.py``'s parser with ``add_convert_parser(subparsers)``; also
-runnable alone: ``python -m ferzoo.data.converters DATASET SRC OUT ...``.
+    ferzoo synth [--root tfrecords] [--set size=64 ...]
+    ferzoo convert DATASET SRC OUT [--workers N] [--size 64] [--detect/--no-detect] [--flow]
+    ferzoo convert lstpnet_weights dfew_set1.pth lstpnet_dfew1.keras [--set frames=16]
 """
 
 from __future__ import annotations
@@ -10,6 +11,17 @@ import argparse
 import sys
 from typing import Any
 
+from ferzoo.cli.common import parse_assignments
+
+
+def cmd_synth(args) -> int:
+    from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
+
+    folder = ensure_synthetic(args.root, SyntheticConfig(**parse_assignments(args.set)))
+    print(f"synthetic dataset: {folder} (contact sheet: {folder / 'contact_sheet.png'})")
+    return 0
+
+
 EPILOG = """Datasets: ckplus (ck+), oulu, mmi, afew, dfew, ferv39k, generic. Each has a
 "Preparing" page in docs/datasets/<name>.md with the layout it expects. Dataset options
 go with --option, e.g. --option classes=7 (CK+), --option modality=NI (Oulu-CASIA),
@@ -17,15 +29,10 @@ go with --option, e.g. --option classes=7 (CK+), --option modality=NI (Oulu-CASI
 interrupted conversion: finished shards are kept."""
 
 
-def _assignments(items: list[str] | None) -> dict[str, Any]:
-    from ferzoo.cli import parse_assignments
-
-    return parse_assignments(items)
-
-
 def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("dataset", help="ckplus, oulu, mmi, afew, dfew, ferv39k or generic "
-                                   "(or lstpnet_weights: see ferzoo.convert)")
+                                   "(or lstpnet_weights: the LSTPNet authors' PyTorch "
+                                   "checkpoint, .pth or .npz, to a .keras model)")
     p.add_argument("src", help="the dataset's root folder as distributed (generic: a folder "
                                "or a CSV manifest)")
     p.add_argument("out", help="output folder of TFRecords (rerun to resume)")
@@ -70,7 +77,7 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 def convert_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from ferzoo.data.converters import convert
-    from ferzoo.preprocess.faces import FaceOptions
+    from ferzoo.video.faces import FaceOptions
 
     face = FaceOptions(
         min_confidence=args.min_confidence, max_side=args.max_side,
@@ -84,7 +91,7 @@ def convert_from_args(args: argparse.Namespace) -> dict[str, Any]:
         length_mode=args.length_mode, target_fps=None if args.fps == 0 else args.fps,
         face=face, pad=args.pad, eye_floor=args.eye_floor, image_format=args.image_format,
         clips_per_shard=args.clips_per_shard, progress=not args.quiet,
-        **_assignments(args.option),
+        **parse_assignments(args.option),
     )
 
 
@@ -108,31 +115,34 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """A dataset to TFRecords, or (DATASET ``lstpnet_weights``) the LSTPNet authors'
+    checkpoint to a ``.keras`` model."""
+    if args.dataset == "lstpnet_weights":
+        from ferzoo.weights.lstpnet import convert_lstpnet_checkpoint
+
+        try:
+            convert_lstpnet_checkpoint(args.src, args.out, **parse_assignments(args.set))
+        except ImportError as error:  # a .pth without torch installed
+            print(f"ferzoo convert: error: {error}", file=sys.stderr)
+            return 2
+        return 0
     report = convert_from_args(args)
     print(summary(report))
     print(f"report: {args.out}/conversion_report.json")
     return 0
 
 
-def add_convert_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``convert`` subcommand to ``ferzoo``'s subparsers."""
-    p = subparsers.add_parser("convert", help="convert a dataset (or your own videos) to "
-                                              "TFRecords", epilog=EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_parsers(sub) -> None:
+    p = sub.add_parser("synth", help="generate (or find cached) the synthetic dataset")
+    p.add_argument("--root", default="tfrecords")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="SyntheticConfig fields")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("convert", help="convert a dataset (or your own videos) to TFRecords, "
+                                       "or released LSTPNet weights to .keras",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_convert_arguments(p)
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                   help="lstpnet_weights: builder arguments of the ferzoo model "
+                        "(frames=16 image_size=112)")
     p.set_defaults(func=cmd_convert)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ferzoo convert", epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_convert_arguments(parser)
-    args = parser.parse_args(argv)
-    from ferzoo.cli import run_command
-
-    return run_command("convert", cmd_convert, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,70 +1,17 @@
-"""The ``ferzoo`` command. Each subcommand is thin: parse arguments, call the library.
+"""``ferzoo train``, ``evaluate``, ``crossval`` and ``svm``: training and its protocols.
 
-    ferzoo models ["stc*"] [--markdown]
-    ferzoo info NAME
-    ferzoo synth [--root tfrecords] [--set size=64 ...]
-    ferzoo train --model NAME [--preset cpu] [--data PATTERN] [--recipe R] [--out DIR]
-                 [--strategy auto] [--per-replica-batch N] [--scale-lr linear]
-                 [--mixed-precision mixed_bfloat16] [--jit]
-    ferzoo evaluate --run DIR [--data PATTERN]
-    ferzoo export / predict / benchmark   (ferzoo/export_cli.py)
+The library is imported inside each command, so that ``ferzoo --help`` answers without
+loading TensorFlow.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import json
 import os
 import sys
-from typing import Any, Callable
+from typing import Any
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """``["width=16", "levels=(4,2,1)", "name=x"]`` -> {"width": 16, "levels": (4, 2, 1), ...}."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip().replace("-", "_")] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key.strip().replace("-", "_")] = value
-    return out
-
-
-# ------------------------------------------------------------------ commands
-def cmd_models(args) -> int:
-    from ferzoo.docs import model_table
-
-    import ferzoo
-
-    if args.markdown:
-        print(model_table(ferzoo.list_models(args.pattern)))
-        return 0
-    for name in ferzoo.list_models(args.pattern):
-        entry = ferzoo.get_entry(name)
-        print(f"{name:28s} {entry.paper:15s} {entry.description}")
-    return 0
-
-
-def cmd_info(args) -> int:
-    import ferzoo
-
-    print(json.dumps(ferzoo.model_info(args.name), indent=1, default=str))
-    return 0
-
-
-def cmd_synth(args) -> int:
-    from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
-
-    folder = ensure_synthetic(args.root, SyntheticConfig(**parse_assignments(args.set)))
-    print(f"synthetic dataset: {folder} (contact sheet: {folder / 'contact_sheet.png'})")
-    return 0
+from ferzoo.cli.common import parse_assignments
 
 
 def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> str | None:
@@ -82,13 +29,14 @@ def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> s
 
 def cmd_train(args) -> int:
     from ferzoo.training.trainer import train
+    from ferzoo.training.two_stage import train_two_stage
 
     note = end_to_end_note(args.model, args.two_stage, parse_assignments(args.set))
     if note:
         print(note, file=sys.stderr)
-    if args.two_stage:  # hybrid_cnn_rnn*: frame CNN first, then the RNN on it frozen
-        from ferzoo.training.two_stage import train_two_stage as train
-    result = train(
+    # hybrid_cnn_rnn* with --two-stage: the frame CNN first, then the RNN on it frozen
+    run = train_two_stage if args.two_stage else train
+    result = run(
         args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
@@ -109,8 +57,7 @@ def cmd_evaluate(args) -> int:
     from ferzoo.training.trainer import load_run
 
     model, info = load_run(args.run)
-    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
-                        "streams": tuple(info["spec"]["streams"])})
+    spec = InputSpec.from_run(info)
     data = args.data
     if data is None:
         train_dir = os.path.dirname(info["train_files"][0])
@@ -124,51 +71,36 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_attention(args) -> int:
-    from ferzoo.visualize import attention_figure_for_run
+def cmd_crossval(args) -> int:
+    from ferzoo.training.crossval import crossval
 
-    path = attention_figure_for_run(args.run, data=args.data, index=args.index, out=args.out,
-                                    layer=args.layer)
-    print(f"attention maps: {path}")
+    options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
+    crossval(
+        args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed, order=args.order, only=args.fold, preset=args.preset,
+        overrides=parse_assignments(args.set), recipe=args.recipe, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
+        max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
+    )
     return 0
 
 
-def cmd_convert(args) -> int:
-    """``ferzoo convert DATASET SRC OUT``: a dataset to TFRecords, or (DATASET
-    ``lstpnet_weights``) the LSTPNet authors' checkpoint to a ``.keras`` model."""
-    from ferzoo.convert import CONVERTERS
+def cmd_svm_fit(args) -> int:
+    from ferzoo.training.svm import fit_run_svm
 
-    if args.dataset in CONVERTERS:
-        from ferzoo.convert import cmd_convert as convert_weights
-
-        args.what = args.dataset
-        return convert_weights(args)
-    from ferzoo.data.converters.cli import cmd_convert as convert_dataset
-
-    return convert_dataset(args)
+    fit_run_svm(args.run, data=args.data, out=args.out, kernel=args.kernel, C=args.C,
+                gamma=args.gamma, pooling=args.pooling, batch_size=args.batch_size)
+    return 0
 
 
-# ------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ferzoo", description="Dynamic facial expression recognition model zoo.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+def cmd_svm_evaluate(args) -> int:
+    from ferzoo.training.svm import evaluate_run_svm
 
-    p = sub.add_parser("models", help="list registered models")
-    p.add_argument("pattern", nargs="?", default="*")
-    p.add_argument("--markdown", action="store_true", help="the README's model table")
-    p.set_defaults(func=cmd_models)
+    evaluate_run_svm(args.svm, run=args.run, data=args.data, loso=args.loso, out=args.out,
+                     name=args.name, batch_size=args.batch_size)
+    return 0
 
-    p = sub.add_parser("info", help="paper, input spec, defaults, parameters of a model")
-    p.add_argument("name")
-    p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("synth", help="generate (or find cached) the synthetic dataset")
-    p.add_argument("--root", default="tfrecords")
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="SyntheticConfig fields")
-    p.set_defaults(func=cmd_synth)
-
+def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train a model, then evaluate it on the test split")
     p.add_argument("--model", required=True)
     p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
@@ -224,52 +156,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("attention", help="STCAM Fig. 7: spatial-temporal attention maps of a "
-                                         "clip overlaid on its frames")
-    p.add_argument("--run", required=True, help="run folder of an STCAM variant with STAM")
+    p = sub.add_parser("crossval", help="train and test on every fold of a dataset's "
+                                        "protocol; mean/std WAR and UAR")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True, help="a folder written by ferzoo convert")
+    p.add_argument("--folds", type=int, help="fold count of a k-fold protocol (default: the "
+                                             "dataset's, e.g. 10 for CK+, 5 for DFEW)")
+    p.add_argument("--fold", type=int, nargs="*", help="run only these folds (1-based)")
+    p.add_argument("--out", help="run folder (default runs/crossval-MODEL-DATASET)")
+    p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
+    p.add_argument("--recipe")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--val-fraction", type=float,
+                   help="share of each training part's subjects held out for validation "
+                        "(default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--order", choices=["interleaved", "blocks", "random"],
+                   help="how subjects are dealt to folds (default: the protocol's)")
+    p.add_argument("--strategy", default="auto",
+                   choices=["auto", "mirrored", "multiworker", "default"])
+    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_crossval)
+
+    parser = sub.add_parser(
+        "svm", help="RFSCNN's SVM on the fused features of a trained run (fit / evaluate)")
+    svm = parser.add_subparsers(dest="svm_command", required=True)
+    p = svm.add_parser("fit", help="fit an SVM on per-video features and save it (no pickle)")
+    p.add_argument("--run", required=True, help="run folder of a trained RFSCNN model")
+    p.add_argument("--data", help="shards to fit on (default: the run's training split)")
+    p.add_argument("--out", help="folder for svm.npz/svm.json (default: RUN/svm)")
+    p.add_argument("--kernel", default="rbf", choices=("rbf", "linear", "poly", "sigmoid"))
+    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
+    p.add_argument("--pooling", default="average_then_fuse",
+                   choices=("average_then_fuse", "fuse_then_average"),
+                   help="average each stream over a video's segments, then fuse (the "
+                        "paper's order), or average the fused segment features")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_svm_fit)
+    p = svm.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")
+    p.add_argument("--svm", required=True, help="folder written by 'ferzoo svm fit'")
+    p.add_argument("--run", help="run folder (default: the one the SVM was fitted on)")
     p.add_argument("--data", help="shards (default: the test split beside the training data)")
-    p.add_argument("--index", type=int, default=0, help="which clip of --data")
-    p.add_argument("--layer", default="all", help="one attention layer (e.g. ir_a_attention) "
-                                                  "for the paper's 3-row figure, or all")
-    p.add_argument("--out", help="PNG path (default: RUN/attention_<clip id>.png)")
-    p.set_defaults(func=cmd_attention)
-
-    from ferzoo.data.converters.cli import add_convert_parser
-    from ferzoo.export_cli import add_subcommands  # export, predict, benchmark
-    from ferzoo.training.crossval import add_crossval_parser
-    from ferzoo.training.svm import add_svm_parser
-
-    convert = add_convert_parser(sub)
-    convert.add_argument("--set", nargs="*", metavar="KEY=VALUE",
-                         help="lstpnet_weights: builder arguments of the ferzoo model "
-                              "(frames=16 image_size=112)")
-    convert.set_defaults(func=cmd_convert)
-    add_crossval_parser(sub)
-    add_svm_parser(sub)
-    add_subcommands(sub)
-    return parser
-
-
-def run_command(command: str, func: Callable[[Any], int], args: Any) -> int:
-    """Run a subcommand: a ``ValueError`` / ``FileNotFoundError`` becomes ``ferzoo COMMAND:
-    error: ...`` and exit status 2 (no traceback), Ctrl-C exit status 130."""
-    try:
-        return func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"ferzoo {command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    func: Callable[[Any], int] = args.func
-    if args.debug:
-        return func(args)
-    return run_command(args.command, func, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p.add_argument("--loso", action="store_true",
+                   help="leave-one-subject-out over --data with the saved SVM's settings")
+    p.add_argument("--out", help="report folder (default: the SVM folder)")
+    p.add_argument("--name", help="report name (default: test, or loso)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_svm_evaluate)

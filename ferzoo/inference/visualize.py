@@ -16,7 +16,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ferzoo.data.pipeline import InputSpec, make_dataset
 from ferzoo.layers.attention3d import STCAM, SpatioTemporalAttention
+from ferzoo.training.trainer import load_run
 
 
 def _attention_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -163,12 +165,8 @@ def attention_figure_for_run(run_dir: str | Path, data: str | None = None, index
     """
     import os
 
-    from ferzoo.data.pipeline import InputSpec, make_dataset
-    from ferzoo.training.trainer import load_run
-
     model, info = load_run(run_dir)
-    spec = InputSpec(**{**info["spec"], "image_size": tuple(info["spec"]["image_size"]),
-                        "streams": tuple(info["spec"]["streams"])})
+    spec = InputSpec.from_run(info)
     if data is None:
         data = os.path.join(os.path.dirname(info["train_files"][0]), "test-*.tfrecord")
     dataset = make_dataset(data, spec, training=False, batch_size=1, with_info=True,

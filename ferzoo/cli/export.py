@@ -1,22 +1,21 @@
-"""The ``ferzoo export``, ``ferzoo predict`` and ``ferzoo benchmark`` subcommands.
-
-``ferzoo/cli.py`` adds them with ``add_subcommands(sub)``. Nothing heavy is imported
-until a command runs.
+"""``ferzoo export`` and ``ferzoo benchmark``: models out, and how fast they run.
 
     ferzoo export --weights runs/stcam --out exports/stcam
     ferzoo export --model stcam --preset cpu --weights stcam.weights.h5 --out exports/stcam \\
         --data "tfrecords/synthetic/train-*.tfrecord"
-    ferzoo predict talk.mp4 --weights exports/stcam/stcam_int8.tflite --annotate
     ferzoo benchmark stc_nlstm stcam --preset cpu --out benchmarks/cpu
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+
+from ferzoo.cli.common import parse_assignments
+from ferzoo.inference.benchmark import RUNTIMES
 
 
-def _model_arguments(p: argparse.ArgumentParser) -> None:
+def model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="registered model name (optional with a run folder)")
     p.add_argument("--weights", help="run folder of ferzoo train, .keras or .weights.h5 "
                                      "file (none: untrained); for predict also an export "
@@ -26,12 +25,9 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args) -> int:
-    import sys
-
-    from ferzoo.cli import parse_assignments
-    from ferzoo.data.preprocessing import photometric_settings
+    from ferzoo.data.photometric import photometric_settings
     from ferzoo.export import ExportError, export
-    from ferzoo.runtime import load_trained
+    from ferzoo.inference.loading import load_trained
 
     trained = load_trained(args.weights, args.model, args.preset, parse_assignments(args.set))
     data = representative_data(trained, args.data, args.calibration_clips)
@@ -75,48 +71,44 @@ def labelled_data(trained, files, batch_size: int = 16):
                         augment=trained.augment)
 
 
-def cmd_predict(args) -> int:
-    import sys
-    from pathlib import Path
-
-    from ferzoo.cli import parse_assignments
-    from ferzoo.predict import PredictError, Predictor
-
-    predictor = Predictor(
-        args.weights, model=args.model, preset=args.preset,
-        overrides=parse_assignments(args.set), labels=args.labels, stride=args.stride,
-        fps=args.fps, face_crops=args.face_crops, num_threads=args.threads,
+def cmd_benchmark(args) -> int:
+    from ferzoo.inference.benchmark import (
+        BenchmarkConfig, run_benchmark, to_markdown, write_results,
     )
-    out = args.out or str(Path("predictions") / f"{Path(args.video).stem}_{predictor.name}")
-    try:
-        timeline = predictor.predict(args.video, out_dir=out, annotate=args.annotate)
-    except PredictError as error:
-        print(f"ferzoo predict: {error}", file=sys.stderr)
-        return 1
-    counts: dict[str, int] = {}
-    for label in timeline.top_labels():
-        counts[label] = counts.get(label, 0) + 1
-    print(f"{args.video}: {len(timeline)} windows of {predictor.frames} face frames "
-          f"({timeline.notes.get('face_frames')} face frames); top class per window: "
-          + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
-    for kind, path in timeline.files.items():
-        print(f"  {kind}: {path}")
+
+    config = BenchmarkConfig(
+        models=args.models, preset=None if args.preset == "none" else args.preset,
+        runtimes=args.runtimes, batch=args.batch, repeats=args.repeats,
+        threads=args.threads, work_dir=args.work_dir,
+    )
+    result = run_benchmark(config, args.sections)
+    json_path, md_path = write_results(result, args.out)
+    print(to_markdown(result))
+    print(f"written: {json_path}, {md_path}")
     return 0
 
 
-def cmd_benchmark(args) -> int:
-    from ferzoo.benchmark import main
+def add_benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("models", nargs="*", help="model names (default: every model)")
+    parser.add_argument("--preset", default="tiny",
+                        help="preset to build with: tiny, cpu, ... ('none': paper settings)")
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    parser.add_argument("--sections", nargs="+", default=["inference"],
+                        help="benchmark sections: inference (latency and clips/s per "
+                             "runtime), pipeline (input pipeline against the training step)")
+    parser.add_argument("--batch", type=int, default=8, help="clips per call for clips/s")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    parser.add_argument("--out", default="benchmarks/benchmark",
+                        help="output prefix or folder: writes .json and .md")
+    parser.add_argument("--work-dir", help="keep the exported models here")
+    return parser
 
-    return main(args)
 
-
-def add_subcommands(sub: Any) -> None:
-    """Add ``export``, ``predict`` and ``benchmark`` to the ``ferzoo`` command's subparsers."""
-    from ferzoo.benchmark import add_arguments as benchmark_arguments
-
+def add_parsers(sub) -> None:
     p = sub.add_parser("export", help="SavedModel, TFLite and ONNX, checked against Keras, "
                                       "with a model card")
-    _model_arguments(p)
+    model_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--formats", nargs="+", default=["savedmodel", "tflite", "onnx"],
                    choices=["savedmodel", "tflite", "onnx"])
@@ -133,31 +125,6 @@ def add_subcommands(sub: Any) -> None:
     p.add_argument("--labels", nargs="+", help="class names in output order, for the card")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("predict", help="expression timeline (CSV, PNG, video) of a video")
-    p.add_argument("video", help="video file, folder of frames, or image")
-    _model_arguments(p)
-    p.add_argument("--out", help="output folder (default predictions/VIDEO_MODEL)")
-    p.add_argument("--stride", type=int, help="frames between windows (default T/2)")
-    p.add_argument("--fps", type=float, help="thin the video to about this frame rate")
-    p.add_argument("--face-crops", action="store_true",
-                   help="frames are already face crops: no face detection")
-    p.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
-    p.add_argument("--labels", nargs="+", help="class names in output order")
-    p.add_argument("--threads", type=int, help="CPU threads of the TFLite/ONNX runtime")
-    p.set_defaults(func=cmd_predict)
-
     p = sub.add_parser("benchmark", help="latency and clips/s of models in every runtime")
-    benchmark_arguments(p)
+    add_benchmark_arguments(p)
     p.set_defaults(func=cmd_benchmark)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run these subcommands without ``ferzoo/cli.py`` (``python -m ferzoo.export_cli``)."""
-    parser = argparse.ArgumentParser(prog="ferzoo")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

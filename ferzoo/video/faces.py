@@ -22,7 +22,7 @@ the distances between two eyes invariable ... a square through zero padding ...
 6. **align** (:func:`align_face`): rotate so the eyes are level, crop a rectangle set
    by the eye distance, zero-pad it to a square, resize to ``size``.
 
-:func:`align_clip` runs all of it over a :class:`~ferzoo.preprocess.video.FrameSource`
+:func:`align_clip` runs all of it over a :class:`~ferzoo.video.io.FrameSource`
 in a few streamed passes (only the aligned output is held in memory).
 
 Coordinates are OpenCV's: x right, y down, pixel centres at integers. MTCNN's
@@ -40,12 +40,12 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from ferzoo.preprocess.video import FrameSource
+from ferzoo.video.io import FrameSource
 
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 LEFT_EYE, RIGHT_EYE = 0, 1
 
-# SPEC "What the stack does": MTCNN gave a false positive at 0.80 on a face-less
+# docs/design.md#what-the-stack-does-and-does-not-do: MTCNN gave a false positive at 0.80 on a face-less
 # photo, so faces need at least 0.9.
 DEFAULT_MIN_CONFIDENCE = 0.9
 
@@ -164,7 +164,7 @@ class FaceDetector:
     """MTCNN with a confidence threshold, optional downscaling and batching.
 
     Args:
-        min_confidence: faces below this are dropped (default 0.9; see SPEC).
+        min_confidence: faces below this are dropped (default 0.9; see docs/design.md#what-the-stack-does-and-does-not-do).
         max_side: detect on a copy of the frame resized so that its longer side is at
             most this (``None``: full resolution). Coordinates are mapped back.
         min_face_size: smallest face searched for, in pixels of the full frame

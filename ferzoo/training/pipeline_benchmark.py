@@ -1,6 +1,6 @@
 """Clips per second of the input pipeline alone, against each model's training step.
 
-    python -m ferzoo.benchmark_pipeline --sizes 112 224 --out benchmarks/pipeline
+    python tools/benchmark_pipeline.py --sizes 112 224 --out benchmarks/pipeline
 
 The pipeline is ``ferzoo.data.pipeline.make_dataset`` in training mode (read, decode the
 sampled frames, augment, resize, batch; shuffled, repeated) over synthetic clips stored
@@ -11,20 +11,32 @@ per second an accelerator-free run can consume. The pipeline should deliver seve
 what the fastest model consumes (on this machine, 3x), so that it never starves a step.
 
 Writes ``pipeline.json`` and ``pipeline.md`` (docs/performance.md explains the choices).
-``section(...)`` returns the same figures as one table for ``ferzoo.benchmark``.
+``section(...)`` returns the same figures as one table for ``ferzoo.inference.benchmark``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from ferzoo import registry
+from ferzoo.data import augment
+from ferzoo.data.pipeline import InputSpec, _decode_uint8, make_dataset
+from ferzoo.data.schema import parse_example
+from ferzoo.data.synthetic import SyntheticConfig, render_clip, subject_name
+from ferzoo.data.writer import read_manifest, write_split
+from ferzoo.training.recipes import get_recipe
+from ferzoo.training.trainer import (
+    classification_loss,
+    dtype_policy,
+    make_train_step,
+    regression_loss,
+)
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -87,9 +99,6 @@ _DISTINCT_CLIPS = 12  # rendered once per size, then written clips // 12 times
 def benchmark_data(root: str | os.PathLike, size: int, image_format: str = "jpeg",
                    clips: int = 96) -> Path:
     """A folder of synthetic clips at ``size`` x ``size`` (``train`` split), made once."""
-    from ferzoo.data.synthetic import SyntheticConfig, render_clip, subject_name
-    from ferzoo.data.writer import read_manifest, write_split
-
     folder = Path(root) / f"synthetic-{size}px-{image_format}-{clips}"
     manifest = read_manifest(folder)
     if manifest and manifest["splits"].get("train", {}).get("num_clips") == clips:
@@ -145,8 +154,6 @@ def pipeline_rate(folder: Path, spec, batch: int, seconds: float, threads: int |
     """Clips/s of ``make_dataset(training=True, **options)`` (repeated), nothing downstream."""
     import tensorflow as tf
 
-    from ferzoo.data.pipeline import make_dataset
-
     ds = make_dataset(folder, spec, split="train", training=True, batch_size=batch, seed=0,
                       **options).repeat()
     tf_options = tf.data.Options()
@@ -178,19 +185,13 @@ def train_step_rate(name: str, preset: str, batch: int, steps: int, variant: str
     import keras
     import tensorflow as tf
 
-    import ferzoo
-    from ferzoo.data.pipeline import InputSpec
-    from ferzoo.training.trainer import (
-        classification_loss, dtype_policy, make_train_step, regression_loss,
-    )
-
     if variant not in STEP_VARIANTS:
         raise ValueError(f"unknown training-step variant {variant!r}; use {STEP_VARIANTS}")
-    entry = ferzoo.get_entry(name)
+    entry = registry.get_entry(name)
     used = preset if preset in entry.presets else "tiny"
     policy = variant if variant.startswith("mixed") else None
     with dtype_policy(policy):
-        model = ferzoo.build(name, used)
+        model = registry.build(name, used)
     spec = InputSpec.from_model(model, entry.sampling)
     optimizer = keras.optimizers.Adam(1e-4)
     if variant == "mixed_float16":
@@ -217,10 +218,6 @@ def stage_costs(folder: Path, frames: int, repeats: int = 30) -> list[dict[str, 
     import math
 
     import tensorflow as tf
-
-    from ferzoo.data import augment
-    from ferzoo.data.pipeline import _decode_uint8
-    from ferzoo.data.schema import parse_example
 
     def first_clip(path):
         files = sorted(Path(path).glob("train-*.tfrecord"))
@@ -264,7 +261,7 @@ def stage_costs(folder: Path, frames: int, repeats: int = 30) -> list[dict[str, 
     for name, status, fn in stages:
         if fn is None:
             continue
-        graph_fn = tf.function(fn)
+        graph_fn = tf.function(fn, autograph=False)  # straight-line ops: nothing to convert
         graph_fn()
         start = time.process_time()
         for _ in range(repeats):
@@ -279,13 +276,10 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
     """Measure; returns ``{"meta", "pipeline", "models", "target"}`` (lists of rows)."""
     import tensorflow as tf
 
-    import ferzoo
-    from ferzoo.data.pipeline import InputSpec
-
     unknown = [v for v in config.variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown pipeline variants {unknown}; known: {list(VARIANTS)}")
-    models = list(config.models) or ferzoo.list_models()
+    models = list(config.models) or registry.list_models()
     folders = {}
     for size in config.sizes:
         for fmt in sorted({VARIANTS[v][0] for v in config.variants} | {"jpeg"}):
@@ -339,10 +333,9 @@ def run_pipeline_benchmark(config: PipelineBenchConfig, log=print) -> dict[str, 
     if config.compare == "fastest" and video_only:
         video_only = [max(video_only, key=lambda r: r["clips_per_cpu_s"])]
     for model_row in video_only:
-        from ferzoo.training.recipes import get_recipe
 
         name = model_row["model"]
-        recipe_augment = get_recipe(ferzoo.get_entry(name).recipe).augment
+        recipe_augment = get_recipe(registry.get_entry(name).recipe).augment
         for size in config.sizes:
             for cache in (False, "frames"):
                 rate = pipeline_rate(folders[size, "jpeg"], specs[name], config.batch,
@@ -437,7 +430,7 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 def section(config: PipelineBenchConfig | None = None, log=print) -> dict[str, Any]:
     """The figures as one table (``title``, ``columns``, ``rows``, ``notes``), the shape
-    of a ``ferzoo.benchmark`` section."""
+    of a ``ferzoo.inference.benchmark`` section."""
     result = run_pipeline_benchmark(config or PipelineBenchConfig(), log=log)
     rows = [{"what": f"pipeline {r['stored']} {r['variant']}", "input": r["output"],
              "clips/s": r["clips_per_s"], "clips/CPU-s": r["clips_per_cpu_s"]}
@@ -458,55 +451,18 @@ def section(config: PipelineBenchConfig | None = None, log=print) -> dict[str, A
                       "train step: one device, constant batches (docs/performance.md)"]}
 
 
+def write_report(result: dict[str, Any], out: str | os.PathLike) -> tuple[Path, Path]:
+    """``pipeline.json`` and ``pipeline.md`` in the folder ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(result, indent=1))
+    (out / "pipeline.md").write_text(to_markdown(result))
+    return out / "pipeline.json", out / "pipeline.md"
+
+
 def set_threads(threads: int) -> None:
     """TensorFlow's op thread pools (call before TensorFlow runs anything)."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ferzoo.benchmark_pipeline",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", help="default: every registered model")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[112, 224])
-    parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="VARIANT",
-                        help=f"of {list(VARIANTS)}")
-    parser.add_argument("--clips", type=int, default=96)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--step-variants", nargs="+", default=["float32"],
-                        metavar="VARIANT", help=f"training steps to time, of {STEP_VARIANTS}")
-    parser.add_argument("--compare", choices=["fastest", "all"], default="fastest",
-                        help="time the pipeline for the fastest model's input or every model's")
-    parser.add_argument("--stages", action="store_true",
-                        help="also time the pipeline's stages one by one")
-    parser.add_argument("--threads", type=int,
-                        help="CPU threads for TensorFlow and tf.data (default: every core)")
-    parser.add_argument("--work-dir", default="benchmarks/pipeline-data")
-    parser.add_argument("--out", default="benchmarks/pipeline", help="folder of the reports")
-    args = parser.parse_args(argv)
-    config = PipelineBenchConfig(
-        sizes=tuple(args.sizes), models=tuple(args.models), preset=args.preset,
-        batch=args.batch, frames=args.frames, variants=tuple(args.variants), clips=args.clips,
-        seconds=args.seconds, steps=args.steps, threads=args.threads,
-        step_variants=tuple(args.step_variants), compare=args.compare, stages=args.stages,
-        work_dir=args.work_dir)
-    if args.threads:
-        set_threads(args.threads)
-    result = run_pipeline_benchmark(config)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps(result, indent=1))
-    (out / "pipeline.md").write_text(to_markdown(result))
-    print(to_markdown(result))
-    print(f"written: {out / 'pipeline.json'}, {out / 'pipeline.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,13 +11,12 @@ first section: for every model and runtime (Keras, SavedModel, TFLite float32 an
 ONNX Runtime), the median latency of one clip (batch 1) and the clips per second at
 ``batch`` clips per call (batch-1 runtimes: one clip per call). The models are exported
 with :func:`ferzoo.export` first, so every timed artefact has passed the parity check.
-``pipeline`` (``--sections inference pipeline``) is ``ferzoo.benchmark_pipeline``'s
+``pipeline`` (``--sections inference pipeline``) is ``ferzoo.training.pipeline_benchmark``'s
 table: the input pipeline's clips/s against each model's training step.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -27,6 +26,12 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from ferzoo import registry
+from ferzoo.export import export, format_size, random_feed
+from ferzoo.export.runtime import KerasRuntime, artefact_size, latency_ms, open_runtime
+from ferzoo.progress import Progress
+from ferzoo.training import pipeline_benchmark
 
 RUNTIMES = ("keras", "savedmodel", "tflite-float32", "tflite-int8", "onnx")
 
@@ -103,7 +108,7 @@ def set_threads(threads: int | None) -> int:
     import tensorflow as tf
 
     threads = threads or os.cpu_count() or 1
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)  # read by ferzoo.runtime
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)  # read by ferzoo.export.runtime
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -163,12 +168,7 @@ def inference_section(config: BenchmarkConfig) -> Section:
     """Latency per clip and clips per second of every model in every runtime."""
     import keras
 
-    import ferzoo
-    from ferzoo.export import export, random_feed
-    from ferzoo.progress import Progress
-    from ferzoo.runtime import KerasRuntime, artefact_size, latency_ms, open_runtime
-
-    models = list(config.models) or ferzoo.list_models()
+    models = list(config.models) or registry.list_models()
     columns = ["model", "input", "parameters", "runtime", "size", "ms/clip",
                "clips/s", "batch"]
     rows: list[dict[str, Any]] = []
@@ -187,7 +187,7 @@ def inference_section(config: BenchmarkConfig) -> Section:
                             interval=10)
         for name in models:
             keras.utils.set_random_seed(0)
-            model = ferzoo.build(name, preset=config.preset)
+            model = registry.build(name, preset=config.preset)
             report = export(model, work / name, name=name, formats=formats,
                             tflite_variants=variants, num_check=2, num_calibration=8,
                             num_threads=config.threads)
@@ -223,10 +223,8 @@ def inference_section(config: BenchmarkConfig) -> Section:
 @register_section("pipeline")
 def pipeline_section(config: BenchmarkConfig) -> Section:
     """The input pipeline's clips/s against each model's training step
-    (``ferzoo.benchmark_pipeline``, its default sizes and variants)."""
-    from ferzoo.benchmark_pipeline import PipelineBenchConfig, section
-
-    return Section(**section(PipelineBenchConfig(
+    (``ferzoo.training.pipeline_benchmark``, its default sizes and variants)."""
+    return Section(**pipeline_benchmark.section(pipeline_benchmark.PipelineBenchConfig(
         models=tuple(config.models), preset=config.preset or "cpu", threads=config.threads,
     )))
 
@@ -259,9 +257,8 @@ def _cell(column: str, value: Any) -> str:
     if value is None:
         return "-"
     if column == "size":
-        from ferzoo.export import _size
 
-        return _size(value)
+        return format_size(value)
     if column == "parameters":
         return f"{value:,}"
     return str(value)
@@ -281,38 +278,3 @@ def write_results(result: dict, out: str | os.PathLike) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=1, default=str))
     md_path.write_text(to_markdown(result))
     return json_path, md_path
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("models", nargs="*", help="model names (default: every model)")
-    parser.add_argument("--preset", default="tiny",
-                        help="preset to build with: tiny, cpu, ... ('none': paper settings)")
-    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
-    parser.add_argument("--sections", nargs="+", default=["inference"],
-                        help=f"benchmark sections (known: {', '.join(sorted(SECTIONS))})")
-    parser.add_argument("--batch", type=int, default=8, help="clips per call for clips/s")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
-    parser.add_argument("--out", default="benchmarks/benchmark",
-                        help="output prefix or folder: writes .json and .md")
-    parser.add_argument("--work-dir", help="keep the exported models here")
-    return parser
-
-
-def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
-    if not isinstance(args, argparse.Namespace):
-        args = add_arguments(argparse.ArgumentParser(
-            prog="benchmark", description=__doc__.splitlines()[0])).parse_args(args)
-    config = BenchmarkConfig(
-        models=args.models, preset=None if args.preset == "none" else args.preset,
-        runtimes=args.runtimes, batch=args.batch, repeats=args.repeats,
-        threads=args.threads, work_dir=args.work_dir,
-    )
-    result = run_benchmark(config, args.sections)
-    json_path, md_path = write_results(result, args.out)
-    print(to_markdown(result))
-    print(f"written: {json_path}, {md_path}")
-    return 0

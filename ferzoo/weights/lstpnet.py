@@ -2,7 +2,7 @@
 
 LSTPNet (Lu et al. 2023): the authors released PyTorch checkpoints of their
 ``GenerateModel(num_classes=7)`` for DFEW, FERV39k and AFEW. ``lstpnet_from_torch``
-maps such a state_dict (names -> arrays) onto ``ferzoo.build("lstpnet")``::
+maps such a state_dict (names -> arrays) onto ``registry.build("lstpnet")``::
 
     state_dict = load_state_dict("dfew_set1.pth")      # or a .npz of the same names
     model = lstpnet_from_torch(state_dict)              # keras.Model, softmax output
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
+
+from ferzoo import registry
 
 # (torch name, keras variable, permutation taking the torch array to the keras layout)
 _Entry = tuple[str, Any, tuple[int, ...]]
@@ -243,7 +245,7 @@ def lstpnet_from_torch(state_dict: Mapping[str, Any], num_classes: int | None = 
         state_dict: names -> arrays (numpy or torch tensors) of the authors'
             ``GenerateModel``, with or without the ``module.`` prefix.
         num_classes: classes of the head; ``None`` reads it from ``fc.weight``.
-        **build_overrides: other ``ferzoo.build("lstpnet", ...)`` arguments, e.g.
+        **build_overrides: other ``registry.build("lstpnet", ...)`` arguments, e.g.
             ``frames=16, image_size=112`` or ``activation="linear"`` for logits. The
             weights do not depend on frames or image size.
 
@@ -253,12 +255,10 @@ def lstpnet_from_torch(state_dict: Mapping[str, Any], num_classes: int | None = 
     Raises:
         ConversionError: listing every missing, unexpected and wrong-shape name.
     """
-    import ferzoo
-
     state_dict = {k: _to_numpy(v) for k, v in state_dict.items()}
     if num_classes is None:
         num_classes = infer_num_classes(state_dict)
-    model = ferzoo.build("lstpnet", num_classes=num_classes, **build_overrides)
+    model = registry.build("lstpnet", num_classes=num_classes, **build_overrides)
     assign_torch_state_dict(lstpnet_torch_entries(model), state_dict, "lstpnet model")
     return model
 
@@ -295,7 +295,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except ImportError:
         raise ImportError(
             f"reading {path.name} needs PyTorch: pip install ferzoo[torch] (or convert it "
-            "to .npz where torch is installed: ferzoo.convert.save_state_dict_npz)"
+            "to .npz where torch is installed: ferzoo.weights.lstpnet.save_state_dict_npz)"
         ) from None
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state_dict = _unwrap_checkpoint(checkpoint)
@@ -344,42 +344,8 @@ def convert_lstpnet_checkpoint(
     return out
 
 
-# ------------------------------------------------------------------ command line
-CONVERTERS = {"lstpnet_weights": convert_lstpnet_checkpoint}
-
-
-def cmd_convert(args) -> int:
-    """``ferzoo convert lstpnet_weights SRC OUT.keras [--set frames=16 image_size=112]``."""
-    import sys
-
-    from ferzoo.cli import parse_assignments
-
-    try:
-        CONVERTERS[args.what](args.src, args.out, **parse_assignments(args.set))
-    except ImportError as error:  # a .pth without torch installed
-        print(f"ferzoo convert: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def add_subcommands(sub) -> None:
-    """Add ``ferzoo convert`` to the CLI's subparsers (``ferzoo/cli.py`` calls this)."""
-    p = sub.add_parser(
-        "convert", help="turn released weights of another framework into a .keras model",
-        description="lstpnet_weights: the LSTPNet authors' PyTorch checkpoint (.pth, needs "
-                    "pip install ferzoo[torch]) or a .npz of the same names -> .keras",
-    )
-    p.add_argument("what", choices=sorted(CONVERTERS), help="what SRC holds")
-    p.add_argument("src", help="checkpoint: .pth/.pt (PyTorch) or .npz")
-    p.add_argument("out", help="the .keras file to write")
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE",
-                   help="builder arguments of the ferzoo model (frames=16 image_size=112)")
-    p.set_defaults(func=cmd_convert)
-
-
 __all__ = [
     "ConversionError",
-    "add_subcommands",
     "assign_torch_state_dict",
     "convert_lstpnet_checkpoint",
     "infer_num_classes",

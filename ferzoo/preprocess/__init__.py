@@ -1,1 +1,0 @@
-"""ferzoo.preprocess"""

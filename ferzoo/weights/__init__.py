@@ -1,0 +1,1 @@
+"""Released checkpoints of other frameworks, converted to ferzoo models (``lstpnet``)."""
