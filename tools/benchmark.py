@@ -3,15 +3,12 @@
 
     python tools/benchmark.py stc_nlstm stcam --preset cpu --out benchmarks/cpu
 
-Thin wrapper: the work is in ``ferzoo.inference.benchmark`` (also ``ferzoo benchmark``).
+Thin: the same as ``ferzoo benchmark ...`` (the work is in ``ferzoo.inference.benchmark``).
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ferzoo.inference.benchmark import main  # noqa: E402
+from ferzoo.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["benchmark", *sys.argv[1:]]))
