@@ -184,7 +184,8 @@ def lstformer(x, sd, prefix="t_former.spatial_transformer", heads=8, depth=2):
 
 
 def lstpnet_logits(video, sd, heads=8, depth=2):
-    """design.md, LSTPNet: the whole model: video (B, T, H, W, 3) channels-last -> logits (B, classes)."""
+    """design.md, LSTPNet: the whole model: video (B, T, H, W, 3) channels-last ->
+    logits (B, classes)."""
     sd = {k[len("module."):] if k.startswith("module.") else k: np.asarray(v, np.float64)
           for k, v in sd.items() if not k.endswith("num_batches_tracked")}
     b, t = video.shape[:2]

@@ -92,7 +92,8 @@ def test_svm_command_line_fit_evaluate_loso(tmp_path):
     """Train a tiny rfscnn, then 'ferzoo svm fit', 'evaluate' and 'evaluate --loso'."""
     from ferzoo.cli import main
     from ferzoo.training.svm import extract_video_features
-    from ferzoo.training.trainer import load_run, train
+    from ferzoo.training.run_folder import load_run
+    from ferzoo.training.trainer import train
     from tests import factory
 
     data = factory.make_dataset_dir(tmp_path / "data", subjects=4, clips=6, test_subjects=3,

@@ -147,7 +147,8 @@ def model_table(names: Sequence[str], synthetic: str | os.PathLike = SYNTHETIC_R
     synthetic test WAR / UAR, exportable formats.
 
     Each paper-default model is built once; FLOPs are TF's profiler count at batch 1
-    (:func:`ferzoo.catalog.flops.count_flops`: one multiply-add = 2 FLOPs). The last two columns come
+    (:func:`ferzoo.catalog.flops.count_flops`: one multiply-add = 2 FLOPs). The last two
+    columns come
     from the results files ``synthetic`` and ``exports``; an entry there for a model that
     is not registered raises :class:`ResultsError`.
     """

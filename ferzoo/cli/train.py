@@ -54,7 +54,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from ferzoo.data.pipeline import InputSpec
     from ferzoo.training.evaluate import evaluate_model
-    from ferzoo.training.trainer import load_run
+    from ferzoo.training.run_folder import load_run
 
     model, info = load_run(args.run)
     spec = InputSpec.from_run(info)
@@ -76,7 +76,8 @@ def cmd_crossval(args) -> int:
 
     options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
     crossval(
-        args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed, order=args.order, only=args.fold, preset=args.preset,
+        args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed,
+        order=args.order, only=args.fold, preset=args.preset,
         overrides=parse_assignments(args.set), recipe=args.recipe, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
         max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,

@@ -10,7 +10,8 @@ larger batch one clip at a time, so callers never need to care.
     >>> runtime({"video": clips})["probabilities"].shape             # doctest: +SKIP
     (4, 6)
 
-This is what ``ferzoo.export``'s checks, ``ferzoo.inference.benchmark`` and ``ferzoo.Predictor`` run.
+This is what ``ferzoo.export``'s checks, ``ferzoo.inference.benchmark`` and
+``ferzoo.inference.predict.Predictor`` run.
 """
 
 from __future__ import annotations

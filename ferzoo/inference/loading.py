@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import keras
 
 import ferzoo
-from ferzoo.training.trainer import load_run
+from ferzoo.training.run_folder import load_run
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from ferzoo.data.pipeline import InputSpec, make_dataset
 from ferzoo.layers.attention3d import STCAM, SpatioTemporalAttention
-from ferzoo.training.trainer import load_run
+from ferzoo.training.run_folder import load_run
 
 
 def _attention_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -1,7 +1,8 @@
 """3D pooling that exports to TFLite builtins (no MaxPool3D / AveragePooling3D).
 
 Keras' ``MaxPool3D`` and ``AveragePooling3D`` become TF ``MaxPool3D``/``AvgPool3D`` ops,
-which TFLite only runs through Flex (select TF ops): docs/design.md#what-the-stack-does-and-does-not-do. A 3D box
+which TFLite only runs through Flex (select TF ops:
+docs/design.md#what-the-stack-does-and-does-not-do). A 3D box
 pooling is separable, so :class:`Pool3D` pools each frame with a 2D pooling (time folded
 into the batch) and then pools along time with slices and ``keras.ops.max``/``mean``
 (a reshape when the windows tile the clip). Both lower to builtin ops.

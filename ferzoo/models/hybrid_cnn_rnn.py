@@ -1,7 +1,8 @@
 """Hybrid CNN-RNN (Jain et al. 2018): a frame CNN whose features feed an IRNN.
 
 Paper: Jain, Kumar, Kumar, Shamsolmoali, Zareapoor, "Hybrid deep neural networks for
-face emotion recognition", Pattern Recognition Letters 115 (2018), Sec. 3; docs/design.md#hybrid-cnn-rnn.
+face emotion recognition", Pattern Recognition Letters 115 (2018), Sec. 3;
+docs/design.md#hybrid-cnn-rnn.
 
     frame (H, W, C) -> 6 x [conv 5x5 + ReLU] with 3x3 max-pooling after the first five
     and average pooling after the sixth -> FC 200 + ReLU + dropout -> FC 200 + ReLU

@@ -24,7 +24,8 @@ Choices the paper leaves open (decisions, also in docs/design.md#stc-nlstm):
 
 - LSTMs: 128 units; "two-level" (Sec. 4.2) = two stacked LSTM layers, for the T-LSTMs, the
   C-LSTM and the ablations' LSTM alike. Keras LSTMs with ``unroll=True`` (T is static):
-  unrolled RNNs convert to TFLite builtins and quantise to int8 (docs/design.md#what-the-stack-does-and-does-not-do).
+  unrolled RNNs convert to TFLite builtins and quantise to int8
+  (docs/design.md#what-the-stack-does-and-does-not-do).
 - Number of conv layers (Fig. 10 varies it from 1 to 7): layer ``j`` is a 3x3x3 conv of
   ``width`` filters with ReLU; BN after conv1 and conv2 only, as in Table 2; 1x2x2
   pooling after the layers in ``pool_after`` (Table 2: 1, 2, 4) that are followed by

@@ -5,7 +5,7 @@
 The pipeline is ``ferzoo.data.pipeline.make_dataset`` in training mode (read, decode the
 sampled frames, augment, resize, batch; shuffled, repeated) over synthetic clips stored
 at each frame size (``--sizes``), timed after a warm-up with nothing downstream. The
-training step is ``ferzoo.training.trainer.make_train_step`` on one device over constant
+training step is ``ferzoo.training.distribute.make_train_step`` on one device over constant
 batches of each registered model's ``cpu`` preset (``tiny`` when it has none): the clips
 per second an accelerator-free run can consume. The pipeline should deliver several times
 what the fastest model consumes (on this machine, 3x), so that it never starves a step.
@@ -30,13 +30,13 @@ from ferzoo.data.pipeline import InputSpec, _decode_uint8, make_dataset
 from ferzoo.data.schema import parse_example
 from ferzoo.data.synthetic import SyntheticConfig, render_clip, subject_name
 from ferzoo.data.writer import read_manifest, write_split
-from ferzoo.training.recipes import get_recipe
-from ferzoo.training.trainer import (
+from ferzoo.training.distribute import (
     classification_loss,
     dtype_policy,
     make_train_step,
     regression_loss,
 )
+from ferzoo.training.recipes import get_recipe
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -16,8 +16,8 @@ Protocols (written by each converter to ``protocol.json``; inferred when absent)
 - ``fixed``: one train/test split (FERV39k, AFEW).
 
 Every training part gives up a validation part, held out by subject
-(``val_fraction``, seeded; :func:`ferzoo.training.trainer.holdout_subjects`), so no
-model is ever selected on its test fold (docs/design.md#datasets-and-protocols: DFEW has no validation split).
+(``val_fraction``, seeded; :func:`holdout_subjects`), so no model is ever selected on its
+test fold (DFEW has no validation split: docs/design.md#datasets-and-protocols).
 
     >>> folds = make_folds("tfrecords/ckplus", folds=10)                # doctest: +SKIP
     >>> fold = folds[0]

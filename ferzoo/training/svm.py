@@ -29,7 +29,7 @@ from ferzoo.data.sampling import rfscnn_segments
 from ferzoo.data.schema import parse_example
 from ferzoo.models.rfscnn import average_over_segments, fuse_features
 from ferzoo.training.evaluate import as_model_inputs
-from ferzoo.training.trainer import load_run
+from ferzoo.training.run_folder import load_run
 
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
 NPZ_NAME, JSON_NAME = "svm.npz", "svm.json"

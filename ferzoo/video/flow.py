@@ -6,7 +6,8 @@ resolution, ``flow[t, y, x] = (dx, dy)`` mapping frame ``t`` onto frame ``t + 1`
 Methods:
     ``"dis"`` (default): Dense Inverse Search (Kroeger et al., ECCV 2016) with OpenCV's
         ``MEDIUM`` preset: about as fast as Farneback at face-crop sizes (~1.6 ms per
-        112x112 pair, docs/design.md#what-the-stack-does-and-does-not-do) and more accurate than the ``FAST`` preset, whose coarse
+        112x112 pair, docs/design.md#what-the-stack-does-and-does-not-do) and more accurate
+        than the ``FAST`` preset, whose coarse
         patches lose small motion on 64x64 crops. Pass ``preset="fast"`` (or
         ``"ultrafast"``) to trade accuracy for speed.
     ``"farneback"``: Farneback's polynomial expansion (SCIA 2003) with OpenCV's usual

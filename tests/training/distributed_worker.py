@@ -7,7 +7,7 @@ Devices and TF_CONFIG must be set before TensorFlow starts, hence a process per 
     TF_CONFIG=... python -m tests.training.distributed_worker steps --strategy multiworker ...
 
 ``steps`` trains the tiny test model for a few steps with the trainer's own step function
-(:func:`ferzoo.training.trainer.make_train_step`) on un-shuffled, un-augmented batches of
+(:func:`ferzoo.training.distribute.make_train_step`) on un-shuffled, un-augmented batches of
 the fake data, from the given initial weights, and saves the global loss of each step
 and every replica's final weights. :func:`reference_steps` does the same on one device
 with the global batches the replicas saw together. ``train`` runs the whole trainer.
@@ -65,7 +65,7 @@ def train_steps(strategy, data: str, init: str, global_batch: int, steps: int) -
     import numpy as np
 
     from ferzoo.data.pipeline import InputSpec
-    from ferzoo.training.trainer import classification_loss, make_train_step
+    from ferzoo.training.distribute import classification_loss, make_train_step
 
     with strategy.scope():
         model = build_tiny(init)
@@ -93,7 +93,7 @@ def reference_steps(data: str, init: str, global_batch: int, steps: int, pipelin
     import tensorflow as tf
 
     from ferzoo.data.pipeline import InputSpec
-    from ferzoo.training.trainer import classification_loss, make_train_step
+    from ferzoo.training.distribute import classification_loss, make_train_step
 
     strategy = tf.distribute.get_strategy()
     model = build_tiny(init)
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
         return 0
     import numpy as np
 
-    from ferzoo.training.trainer import make_strategy
+    from ferzoo.training.distribute import make_strategy
 
     strategy = make_strategy(args.strategy)  # first: multi-worker configures TF at start-up
     out = train_steps(strategy, args.data, args.init, args.global_batch, args.steps)

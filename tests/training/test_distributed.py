@@ -21,10 +21,11 @@ import tensorflow as tf
 
 import ferzoo
 from ferzoo.training.recipes import get_recipe
-from ferzoo.training.trainer import (
+from ferzoo.training.distribute import (
     classification_loss, dtype_policy, float32_output_problems, make_train_step,
-    resolve_batch_and_lr, train,
+    resolve_batch_and_lr,
 )
+from ferzoo.training.trainer import train
 from tests import factory
 from tests.conftest import REPO
 from tests.tiny_model import NAME

@@ -9,7 +9,8 @@ import pytest
 
 from ferzoo.training import metrics
 from ferzoo.training.protocols import holdout_subjects
-from ferzoo.training.trainer import load_run, train
+from ferzoo.training.run_folder import load_run
+from ferzoo.training.trainer import train
 from tests import factory
 from tests.conftest import REPO
 from tests.tiny_model import NAME

@@ -46,7 +46,8 @@ from ferzoo.video.flow import compute_flow
 from ferzoo.video.io import FrameSource, VideoReadError
 
 # Label names used by every converter; a dataset's list is the six basic emotions in
-# this order (docs/design.md#conventions: An, Di, Fe, Ha, Sa, Su), then neutral or contempt when it has them,
+# this order (An, Di, Fe, Ha, Sa, Su: docs/design.md#conventions), then neutral or
+# contempt when it has them,
 # so that class i means the same thing across datasets.
 BASIC6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 WITH_NEUTRAL = BASIC6 + ("neutral",)
