@@ -1,73 +1,30 @@
-"""The built-in synthetic dynamic-expression dataset: procedurally drawn face clips.
+"""The synthetic faces: the expression and action tables, the subjects (geometry, colours,
+resting face, background, all from ``(seed, subject_id)``) and the drawing of one frame.
 
-No downloads: every clip is drawn with OpenCV from a seed. Each subject has its own face
-(oval, eye spacing and size, brows, nose, mouth, skin tone, hair, glasses, background
-and its texture) and its own slight resting face (a resting smile or frown, brow
-height, eye openness). With ``resting_expression`` > 0 each subject's neutral face
-also holds a partial expression, so that the apex frame alone is ambiguous and the
-expression is the *change* from the subject's neutral face. Each expression is a
-combination of facial actions (named after the FACS action units they imitate)::
-
-    anger      brows lowered and drawn together, eyes narrowed, lips pressed (AU4+7+23/24)
-    disgust    nose wrinkled, upper lip raised, brows lowered a little     (AU9+10+4)
-    fear       brows raised and drawn together, eyes widened, lips stretched (AU1+2+4+5+20)
-    happiness  lip corners up, cheeks raised, teeth shown                (AU6+12+25)
-    sadness    inner brows raised, lip corners down, lids drooping       (AU1+4+15)
-    surprise   brows raised, eyes widened, jaw dropped (open O mouth)    (AU1+2+5+26)
-    neutral    (optional, label 6) no action: pose, lighting and blinks only
-
-A clip animates neutral -> apex (CK+ style, ``profile="onset_apex"``) or neutral -> apex
--> neutral (MMI style, ``"onset_apex_offset"``) over 10..32 frames at 25 fps, with a
-random onset time and intensity (0.5..1), small per-frame head motion (translation,
-in-plane rotation, scale), blinks, a lighting change over the clip and sensor noise.
-Frames are drawn at 4x the output size and reduced with ``INTER_AREA`` (anti-aliasing).
-
-Labels are balanced per subject (clip ``i`` of subject ``s`` has label ``(i + s) % n``),
-so subject style cannot predict the label. Everything is a function of
-``(config.seed, subject, clip)``: the same arguments give the same pixels, and
-:func:`generate` the same shard bytes.
-
-    >>> from ferzoo.data import synthetic
-    >>> clip = synthetic.render_clip(synthetic.SyntheticConfig(), subject_id=3, clip_index=0)
-    >>> clip.frames.shape, clip.label_name            # doctest: +SKIP
-    ((21, 64, 64, 3), 'sadness')
-    >>> path = synthetic.ensure_synthetic("tfrecords")  # doctest: +SKIP
+A frame is drawn at ``SUPERSAMPLE`` times the output size as a display list of
+polygons in face units (1 = half the face width) under the head pose, then reduced
+with ``INTER_AREA``. :func:`render_face` draws one still frame; the clips of the dataset
+(timing, lighting, noise) are planned in :mod:`ferzoo.data.synthetic.clips`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ferzoo.data.schema import Clip
-from ferzoo.data.writer import atomic_write_text, read_manifest, write_split
-from ferzoo.video.flow import compute_flow
+if TYPE_CHECKING:
+    from ferzoo.data.synthetic.config import SyntheticConfig
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 NEUTRAL = "neutral"
-PROFILES = ("onset_apex", "onset_apex_offset")
-FPS = 25.0
-SOURCE = "synthetic"
 SUPERSAMPLE = 4  # drawn at 4x, reduced with INTER_AREA
-INTENSITY = (0.7, 1.0)  # range of the apex intensity of a clip
 # Bump when the drawing changes: it is part of the cache key, so old caches are not reused.
 RENDER_VERSION = 3
-
-# Valence of each expression at full intensity (a clip's valence is this times its
-# intensity). decision: hand-set from the circumplex placement of the basic emotions
-# (Russell 1980); surprise is mildly positive.
-VALENCE = {
-    "anger": -0.7, "disgust": -0.6, "fear": -0.6, "happiness": 0.8,
-    "sadness": -0.7, "surprise": 0.2, NEUTRAL: 0.0,
-}
 
 # The facial actions the renderer animates, each in [0, ~1].
 ACTIONS = (
@@ -116,87 +73,6 @@ def expression_actions(name: str, intensity: float = 1.0) -> np.ndarray:
     for action, value in EXPRESSION_ACTIONS[name].items():
         vec[_A[action]] = value * intensity
     return vec
-
-
-@dataclasses.dataclass(frozen=True)
-class SyntheticConfig:
-    """What to generate. Every field is part of the cache key (:meth:`key`).
-
-    Args:
-        size: output frame size in pixels (square, RGB).
-        min_frames, max_frames: range of clip lengths (inclusive; min_frames >= 6).
-        num_subjects: subjects in all; the last ``test_subjects`` of them form the test
-            split, the others the train split (subject-independent).
-        clips_per_subject: clips of each subject; a multiple of the class count keeps the
-            classes exactly balanced (30 = 5 clips per class for 6 classes).
-        neutral: add ``neutral`` as class 6.
-        flow: store DIS optical flow with each clip (see ferzoo.video.flow).
-        seed: base seed of everything.
-        mmi_fraction: share of neutral -> apex -> neutral (MMI style) clips; the others
-            are neutral -> apex (CK+ style).
-        resting_expression: in [0, 1]; above 0, every subject's neutral face holds one
-            of the six expressions (drawn per subject) at an intensity between half this
-            value and this value, through every frame of every clip (the clip's own
-            expression is added on top, taking per action the larger of the two). Then
-            the apex frame alone is ambiguous (a resting-angry subject's sad apex shows
-            both) and only the change from the first frame tells the expression: a
-            control for whether a model reads time. 0 (default) keeps the slight resting
-            face every subject has anyway.
-    """
-
-    size: int = 64
-    min_frames: int = 10
-    max_frames: int = 32
-    num_subjects: int = 40
-    test_subjects: int = 10
-    clips_per_subject: int = 30
-    neutral: bool = False
-    flow: bool = False
-    seed: int = 0
-    mmi_fraction: float = 0.5
-    resting_expression: float = 0.0
-
-    def __post_init__(self):
-        if self.size < 16:
-            raise ValueError(f"size={self.size} is too small to draw a face; use >= 16")
-        if not 6 <= self.min_frames <= self.max_frames:
-            raise ValueError(
-                f"frame range {self.min_frames}..{self.max_frames} is invalid: need "
-                "6 <= min_frames <= max_frames (an onset, an apex and an offset need frames)"
-            )
-        if not 1 <= self.test_subjects < self.num_subjects:
-            raise ValueError(
-                f"test_subjects={self.test_subjects} with num_subjects={self.num_subjects}: "
-                "need 1 <= test_subjects < num_subjects (both splits need subjects)"
-            )
-        if self.clips_per_subject < 1:
-            raise ValueError(f"clips_per_subject={self.clips_per_subject}; need >= 1")
-        if not 0.0 <= self.mmi_fraction <= 1.0:
-            raise ValueError(f"mmi_fraction={self.mmi_fraction}; need a value in [0, 1]")
-        if not 0.0 <= self.resting_expression <= 1.0:
-            raise ValueError(
-                f"resting_expression={self.resting_expression}; need a value in [0, 1]"
-            )
-
-    @property
-    def labels(self) -> list[str]:
-        return labels(self.neutral)
-
-    @property
-    def train_subjects(self) -> range:
-        return range(self.num_subjects - self.test_subjects)
-
-    @property
-    def test_subject_ids(self) -> range:
-        return range(self.num_subjects - self.test_subjects, self.num_subjects)
-
-    def key(self) -> str:
-        """Short stable name for cache folders, e.g. ``64px-s0-1f3a9c2e``."""
-        fields = dict(dataclasses.asdict(self), render_version=RENDER_VERSION)
-        if not self.resting_expression:  # added later: default data keeps its old key
-            del fields["resting_expression"]
-        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{self.size}px-s{self.seed}-{digest}"
 
 
 # ----------------------------------------------------------------------------------
@@ -275,8 +151,8 @@ def make_subject(seed: int, subject_id: int) -> Subject:
 
     tone = u(0, len(SKIN_TONES) - 1)
     lo = int(tone)
-    skin = SKIN_TONES[lo] + (tone - lo) * (SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)]
-                                           - SKIN_TONES[lo])
+    skin = SKIN_TONES[lo] + (tone - lo) * (
+        SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)] - SKIN_TONES[lo])
     skin = np.array(colour(skin, 6.0))
     lip = skin * np.array([0.82, 0.55, 0.56]) + np.array([22.0, 4.0, 8.0])
     hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]
@@ -453,8 +329,7 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
     if depth > 0.03:
         extent = 0.22 + 0.25 * br / (br + bi + 1e-6)
         x = np.linspace(-extent, extent, 7)
-        rows = [_xy(x, s.brow_y - 0.2 - 0.09 * k + 0.12 * x ** 2
-                          - 0.1 * br) for k in range(3)]
+        rows = [_xy(x, s.brow_y - 0.2 - 0.09 * k + 0.12 * x ** 2 - 0.1 * br) for k in range(3)]
         p.lines(rows, _shade(skin, 1 - 0.3 * depth), 0.018)
 
     # eyes
@@ -477,8 +352,8 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
             c[:, 1] = np.clip(c[:, 1], np.interp(tq, t, yu), np.interp(tq, t, yl))
             out.append(c)
         lids.append(_xy(xs, yu))
-        creases.append(_xy(xs[1:-1], base[1:-1] - (0.055 + s.eye_h * 1.1 + 0.3 * up)
-                           * env_up[1:-1] ** 0.7))
+        creases.append(_xy(
+            xs[1:-1], base[1:-1] - (0.055 + s.eye_h * 1.1 + 0.3 * up) * env_up[1:-1] ** 0.7))
         lowers.append(_xy(xs[2:-1], yl[2:-1] + 0.02 + 0.04 * cr))
     p.fill(scleras, (232.0, 230.0, 225.0))
     p.fill(irises, s.iris)
@@ -496,8 +371,8 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
 
     # brows: inner end at b = 0, outer end at b = 1
     b = _B7
-    dy = (s.rest_brow - 0.19 * br * (0.85 + 0.3 * np.sin(np.pi * b)) - 0.22 * bi * (1 - b) ** 1.5
-          + 0.04 * bi * b + 0.14 * bl * (1 - 0.5 * b) + 0.07 * bt * (1 - b))
+    dy = s.rest_brow - 0.19 * br * (0.85 + 0.3 * np.sin(np.pi * b)) - 0.22 * bi * (
+        1 - b) ** 1.5 + 0.04 * bi * b + 0.14 * bl * (1 - 0.5 * b) + 0.07 * bt * (1 - b)
     arch = s.brow_arch * (1 + 0.8 * br)
     y = s.brow_y - arch * np.sin(np.pi * (0.15 + 0.75 * b)) + s.brow_slope * b + dy
     half = 0.5 * s.brow_thick * (1.1 - 0.55 * b)
@@ -548,8 +423,8 @@ def _draw_frame(canvas: np.ndarray, s: Subject, acts: np.ndarray, pose) -> None:
     y_iu = curve - (0.25 * opening + 0.13 * ulr) * env
     y_il = curve + 0.75 * opening * env
     bow = np.exp(-(t / 0.18) ** 2)
-    y_ou = (y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5
-            * (1 - 0.3 * bow))
+    y_ou = y_iu - s.lip_t * press * (1 - 0.3 * ls - 0.3 * sm) * (1 - t ** 2) ** 0.5 * (
+        1 - 0.3 * bow)
     y_ol = y_il + 1.3 * s.lip_t * press * (1 - 0.3 * ls) * (1 - t ** 2) ** 0.6
 
     # nasolabial folds run from the nose wings to just outside the mouth corners
@@ -615,296 +490,3 @@ def render_face(config: SyntheticConfig, subject_id: int, actions=None,
     image = background.copy()
     _draw_frame(image, subject, acts, pose)
     return cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
-
-
-# ----------------------------------------------------------------------------------
-# Clips: timing, intensity, pose, lighting, noise
-
-
-@dataclasses.dataclass(frozen=True)
-class ClipPlan:
-    """Everything random about a clip except the per-frame noise."""
-
-    label: int
-    label_name: str
-    profile: str
-    intensity: float
-    apex_index: int
-    actions: np.ndarray   # (T, len(ACTIONS))
-    poses: np.ndarray     # (T, 4): dx, dy, rotation, scale
-    gains: np.ndarray     # (T, 3): overall gain, gradient strength, gradient angle
-    cast: np.ndarray      # (3,) colour cast of the light
-    noise: float          # sensor noise, std in grey levels
-    noise_seed: tuple     # seed of the per-frame noise
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.actions)
-
-
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
-
-
-def _timeline(rng, num_frames: int, profile: str) -> tuple[np.ndarray, int]:
-    """Expression strength over time in [0, 1] and the apex (first peak) frame."""
-    t = np.arange(num_frames, dtype=np.float64)
-    start = int(rng.integers(1, max(1, num_frames // 5) + 1))  # last neutral frame
-    if profile == "onset_apex":
-        apex = int(rng.integers(max(start + 2, num_frames - 4), num_frames))
-        return _smoothstep((t - start) / (apex - start)), apex
-    apex = int(rng.integers(max(start + 2, int(0.35 * num_frames)), int(0.6 * num_frames) + 1))
-    hold = int(rng.integers(0, max(1, num_frames // 8) + 1))
-    end = int(rng.integers(min(apex + hold + 2, num_frames - 1), num_frames))
-    rise = _smoothstep((t - start) / (apex - start))
-    fall = 1 - _smoothstep((t - apex - hold) / max(end - apex - hold, 1))
-    return np.minimum(rise, fall), apex
-
-
-def resting_actions(config: SyntheticConfig, subject_id: int) -> np.ndarray:
-    """The action vector of subject ``subject_id``'s resting expression (zeros when
-    ``config.resting_expression`` is 0): one of the six expressions, drawn per subject,
-    at an intensity in [resting_expression / 2, resting_expression]."""
-    if not config.resting_expression:
-        return np.zeros(len(ACTIONS), np.float32)
-    rng = np.random.default_rng([config.seed, subject_id, 104729])
-    name = EXPRESSIONS[int(rng.integers(len(EXPRESSIONS)))]
-    return expression_actions(name, config.resting_expression * float(rng.uniform(0.5, 1.0)))
-
-
-def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> ClipPlan:
-    """The random choices of clip ``clip_index`` of subject ``subject_id``."""
-    if subject_id < 0 or clip_index < 0:
-        raise ValueError(f"subject_id and clip_index must be >= 0, got {subject_id}, {clip_index}")
-    names = config.labels
-    label = (clip_index + subject_id) % len(names)
-    rng = np.random.default_rng([config.seed, subject_id, clip_index, 1])
-    num_frames = int(rng.integers(config.min_frames, config.max_frames + 1))
-    profile = PROFILES[int(rng.random() < config.mmi_fraction)]
-    intensity = float(rng.uniform(*INTENSITY))
-    strength, apex = _timeline(rng, num_frames, profile)
-    # the expression's actions, each scaled a little differently from clip to clip
-    apex_actions = expression_actions(names[label], intensity)
-    apex_actions *= rng.uniform(0.8, 1.2, len(ACTIONS)).astype(np.float32)
-    actions = strength[:, None] * apex_actions[None, :]
-    if config.resting_expression:
-        actions = np.maximum(actions, resting_actions(config, subject_id)[None, :])
-    if rng.random() < 0.35:  # a blink somewhere in the clip
-        when = int(rng.integers(0, num_frames))
-        for k, v in ((when - 1, 0.5), (when, 1.0), (when + 1, 0.5)):
-            if 0 <= k < num_frames:
-                actions[k, _A["blink"]] = v
-    # head pose: a per-clip offset plus smooth per-frame motion and a little shake
-    t = np.arange(num_frames) / FPS
-    base = np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03),
-                     np.deg2rad(rng.uniform(-3, 3)), rng.uniform(0.96, 1.04)])
-    amp = np.array([0.01, 0.01, np.deg2rad(2.0), 0.015])
-    freq, phase = rng.uniform(0.3, 1.5, 4), rng.uniform(0, 2 * np.pi, 4)
-    motion = amp * np.sin(2 * np.pi * freq * t[:, None] + phase)
-    shake = rng.normal(0, 1, (num_frames, 4)) * amp * 0.15
-    poses = base + motion + shake
-    # light: overall level drifts, a gradient across the face turns
-    g0 = rng.uniform(0.8, 1.15)
-    g1 = g0 * rng.uniform(0.85, 1.15)
-    k0, k1 = rng.uniform(0, 0.35, 2)
-    a0 = rng.uniform(0, 2 * np.pi)
-    a1 = a0 + rng.uniform(-0.7, 0.7)
-    s = np.linspace(0, 1, num_frames)
-    gains = np.stack([g0 + (g1 - g0) * s, k0 + (k1 - k0) * s, a0 + (a1 - a0) * s], -1)
-    return ClipPlan(
-        label=label, label_name=names[label], profile=profile, intensity=intensity,
-        apex_index=apex, actions=actions.astype(np.float32), poses=poses, gains=gains,
-        cast=rng.uniform(0.94, 1.06, 3), noise=float(rng.uniform(1.0, 4.5)),
-        noise_seed=(config.seed, subject_id, clip_index, 2),
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    return (xx - size / 2) / size, (yy - size / 2) / size
-
-
-def render_frames(config: SyntheticConfig, subject_id: int, plan: ClipPlan) -> np.ndarray:
-    """Draw a planned clip: uint8 (T, size, size, 3) RGB."""
-    size, canvas = config.size, config.size * SUPERSAMPLE
-    subject, background = _subject_assets(config.seed, subject_id, canvas)
-    small = np.empty((plan.num_frames, size, size, 3), np.uint8)
-    image = np.empty_like(background)
-    for i in range(plan.num_frames):
-        np.copyto(image, background)
-        _draw_frame(image, subject, plan.actions[i], plan.poses[i])
-        cv2.resize(image, (size, size), small[i], interpolation=cv2.INTER_AREA)
-    # light (level and a turning gradient) and sensor noise, for the whole clip at once
-    xx, yy = _grid(size)
-    gain, slope, angle = (plan.gains[:, k, None, None].astype(np.float32) for k in range(3))
-    light = gain * (1 + slope * (xx * np.cos(angle) + yy * np.sin(angle)))  # (T, H, W)
-    out = small * light[..., None]
-    out *= plan.cast.astype(np.float32)
-    noise_rng = np.random.default_rng(list(plan.noise_seed))
-    out += noise_rng.standard_normal(out.shape, np.float32) * np.float32(plan.noise)
-    np.clip(np.rint(out), 0, 255, out=out)
-    return out.astype(np.uint8)
-
-
-def render_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip:
-    """Clip ``clip_index`` of subject ``subject_id`` (both >= 0), ready for the writer."""
-    plan = plan_clip(config, subject_id, clip_index)
-    frames = render_frames(config, subject_id, plan)
-    return Clip(
-        frames=frames, label=plan.label, label_name=plan.label_name,
-        subject=subject_name(subject_id), clip_id=f"{subject_name(subject_id)}_{clip_index:03d}",
-        source=SOURCE, num_frames=len(frames), fps=FPS, apex_index=plan.apex_index,
-        valence=VALENCE[plan.label_name] * plan.intensity,
-        flow=compute_flow(frames, "dis") if config.flow else None,
-    )
-
-
-def subject_name(subject_id: int) -> str:
-    return f"S{subject_id:03d}"
-
-
-# ----------------------------------------------------------------------------------
-# Writing the dataset
-
-
-@dataclasses.dataclass(frozen=True)
-class _Item:
-    """A light, picklable descriptor of one clip for the writer (rendered in the worker)."""
-
-    config: SyntheticConfig
-    subject_id: int
-    clip_index: int
-
-    def __str__(self) -> str:
-        return f"{subject_name(self.subject_id)}_{self.clip_index:03d}"
-
-
-def _load_item(item: _Item) -> Clip:
-    return render_clip(item.config, item.subject_id, item.clip_index)
-
-
-def split_items(config: SyntheticConfig) -> dict[str, list[_Item]]:
-    """The clips of each split, in writing order: ``{"train": [...], "test": [...]}``."""
-    def items(subjects):
-        return [_Item(config, s, i) for s in subjects for i in range(config.clips_per_subject)]
-
-    return {"train": items(config.train_subjects), "test": items(config.test_subject_ids)}
-
-
-CONFIG_FILE = "synthetic.json"
-CONTACT_SHEET = "contact_sheet.png"
-
-
-def generate(out_dir, config: SyntheticConfig | None = None, workers: int = 1,
-             progress: bool = True) -> dict[str, Any]:
-    """Write the ``train`` and ``test`` splits and ``contact_sheet.png`` into ``out_dir``.
-
-    Resumable: finished shards are kept (see ferzoo.data.writer). Returns the manifest.
-    """
-    config = config or SyntheticConfig()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    settings = dict(dataclasses.asdict(config), render_version=RENDER_VERSION)
-    old = out_dir / CONFIG_FILE
-    if old.exists() and json.loads(old.read_text()) != settings:
-        raise ValueError(
-            f"{out_dir} holds a synthetic dataset made with other settings "
-            f"({old.read_text().strip()}); use another folder or delete this one"
-        )
-    atomic_write_text(old, json.dumps(settings, indent=1, sort_keys=True))
-    for split, items in split_items(config).items():
-        write_split(out_dir, split, items, _load_item, labels=config.labels, workers=workers,
-                    progress=progress, source=SOURCE)
-    contact_sheet(out_dir / CONTACT_SHEET, config)
-    return read_manifest(out_dir)
-
-
-def is_complete(out_dir, config: SyntheticConfig) -> bool:
-    """Whether ``out_dir`` holds the whole dataset of ``config`` (manifest, shards, sheet)."""
-    out_dir = Path(out_dir)
-    manifest = read_manifest(out_dir)
-    if manifest is None or manifest.get("labels") != config.labels:
-        return False
-    for split, items in split_items(config).items():
-        entry = manifest["splits"].get(split)
-        if entry is None or entry["num_clips"] != len(items):
-            return False
-        if not all((out_dir / shard["file"]).exists() for shard in entry["shards"]):
-            return False
-    return (out_dir / CONTACT_SHEET).exists()
-
-
-def ensure_synthetic(root="tfrecords", config: SyntheticConfig | None = None, *,
-                     workers: int = 1, progress: bool = True, **overrides) -> Path:
-    """The folder ``<root>/synthetic-<key>`` of the dataset, generated if not complete.
-
-    ``overrides`` replace fields of ``config`` (default :class:`SyntheticConfig`), e.g.
-    ``ensure_synthetic(num_subjects=12, size=48)``. An interrupted generation resumes.
-    """
-    config = config or SyntheticConfig()
-    if overrides:
-        fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise TypeError(f"unknown synthetic-data setting(s) {unknown}; "
-                            f"the settings are {sorted(fields)}")
-        config = dataclasses.replace(config, **overrides)
-    out_dir = Path(root) / f"synthetic-{config.key()}"
-    if not is_complete(out_dir, config):
-        generate(out_dir, config, workers=workers, progress=progress)
-    return out_dir
-
-
-# ----------------------------------------------------------------------------------
-# Contact sheet
-
-
-def contact_sheet(path, config: SyntheticConfig | None = None, clips_per_class: int = 3,
-                  frames_per_clip: int = 6) -> Path:
-    """A PNG grid of a few training clips per class, so a person can see the data.
-
-    One row per clip, ``frames_per_clip`` frames over time as columns (the apex frame is
-    always one of them, framed in red), rows grouped by class with the class name.
-    """
-    config = config or SyntheticConfig()
-    names = config.labels
-    scale = max(1, round(96 / config.size))
-    cell = config.size * scale
-    gap, label_w, header = 4, 190, 24
-    n_rows = len(names) * clips_per_class
-    sheet = np.full((header + n_rows * (cell + gap) + (len(names) - 1) * gap,
-                     label_w + frames_per_clip * (cell + gap), 3), 255, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(sheet, "time ->", (label_w, 17), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    train = list(config.train_subjects)
-    y = header
-    for label, name in enumerate(names):
-        for j in range(clips_per_class):
-            subject = train[(label * clips_per_class + j) % len(train)]
-            clip_index = (label - subject) % len(names)  # the subject's first clip of label
-            plan = plan_clip(config, subject, clip_index)
-            frames = render_frames(config, subject, plan)
-            picks = np.linspace(0, len(frames) - 1, frames_per_clip).round().astype(int)
-            picks[np.argmin(np.abs(picks - plan.apex_index))] = plan.apex_index
-            if j == 0:
-                cv2.putText(sheet, name, (6, y + 22), font, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
-            info = (f"{subject_name(subject)} {'CK+' if plan.profile == 'onset_apex' else 'MMI'}"
-                    f" i={plan.intensity:.2f} T={len(frames)}")
-            cv2.putText(sheet, info, (6, y + cell - 8), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
-            for k, index in enumerate(picks):
-                x = label_w + k * (cell + gap)
-                big = cv2.resize(frames[index], (cell, cell), interpolation=cv2.INTER_NEAREST)
-                sheet[y:y + cell, x:x + cell] = big
-                if index == plan.apex_index:
-                    cv2.rectangle(sheet, (x, y), (x + cell - 1, y + cell - 1), (220, 0, 0), 2)
-                cv2.putText(sheet, f"t={index}", (x + 2, y + 12), font, 0.35, (255, 255, 255),
-                            1, cv2.LINE_AA)
-            y += cell + gap
-        y += gap
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write the contact sheet {path}")
-    return path
