@@ -1,7 +1,7 @@
 """One module per paper. Importing this package registers every model.
 
 Every module in this folder is imported, so a new paper's file is registered (and
-covered by ``tests/test_all_models.py``) as soon as it exists.
+covered by ``tests/models/test_all_models.py``) as soon as it exists.
 """
 
 import importlib

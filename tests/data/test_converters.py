@@ -18,7 +18,7 @@ from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import ConversionError, sha256_file
 from ferzoo.video.faces import FaceOptions
 from ferzoo.training.protocols import make_folds
-from tests.data import trees
+from tests.data import dataset_trees
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_FACES = FaceOptions(max_side=320)  # real faces here are large enough for this
@@ -45,7 +45,7 @@ def checksums(out: Path) -> dict[str, str]:
 
 
 def test_ckplus_with_face_detection(tmp_path, real_dir):
-    expect = trees.make_ckplus(tmp_path / "CK+", real_dir)
+    expect = dataset_trees.make_ckplus(tmp_path / "CK+", real_dir)
     out = tmp_path / "out"
     report = converters.convert("ck+", tmp_path / "CK+", out, face=FAST_FACES, progress=False)
     counts = [report[k] for k in ("inputs", "written", "skipped", "excluded")]
@@ -73,7 +73,7 @@ def test_ckplus_with_face_detection(tmp_path, real_dir):
 
 
 def test_ckplus_seven_classes_keeps_contempt(tmp_path, real_dir):
-    trees.make_ckplus(tmp_path, real_dir)
+    dataset_trees.make_ckplus(tmp_path, real_dir)
     found = converters.get_converter("ckplus").discover(tmp_path, classes=7)
     assert found.labels == base.WITH_CONTEMPT
     assert {i.clip_id: i.label for i in found.splits["all"]}["S011_001"] == "contempt"
@@ -82,7 +82,7 @@ def test_ckplus_seven_classes_keeps_contempt(tmp_path, real_dir):
 
 
 def test_oulu_vl_strong_without_detection(tmp_path):
-    trees.make_oulu(tmp_path / "Oulu")
+    dataset_trees.make_oulu(tmp_path / "Oulu")
     out = tmp_path / "out"
     report = converters.convert("oulu", tmp_path / "Oulu", out, detect=False, size=32,
                                 progress=False)
@@ -99,7 +99,7 @@ def test_oulu_vl_strong_without_detection(tmp_path):
 
 
 def test_mmi_emotion_metatag_apex_and_10_fps(tmp_path):
-    expect = trees.make_mmi(tmp_path / "mmi")
+    expect = dataset_trees.make_mmi(tmp_path / "mmi")
     out = tmp_path / "out"
     report = converters.convert("mmi", tmp_path / "mmi", out, detect=False, size=32,
                                 progress=False)
@@ -119,7 +119,7 @@ def test_mmi_emotion_metatag_apex_and_10_fps(tmp_path):
 
 
 def test_afew_detects_faces_and_reports_the_faceless_clip(tmp_path, real_dir):
-    trees.make_afew(tmp_path / "AFEW", real_dir)
+    dataset_trees.make_afew(tmp_path / "AFEW", real_dir)
     out = tmp_path / "out"
     report = converters.convert("afew", tmp_path / "AFEW", out, size=48, face=FAST_FACES,
                                 progress=False)
@@ -137,7 +137,7 @@ def test_afew_detects_faces_and_reports_the_faceless_clip(tmp_path, real_dir):
 
 
 def test_dfew_five_official_folds(tmp_path):
-    expect = trees.make_dfew(tmp_path / "DFEW")
+    expect = dataset_trees.make_dfew(tmp_path / "DFEW")
     out = tmp_path / "out"
     report = converters.convert("dfew", tmp_path / "DFEW", out, size=32, progress=False)
     assert report["options"]["detect"] is False  # face crops already
@@ -148,7 +148,7 @@ def test_dfew_five_official_folds(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["splits"]) == [f"fold{f}" for f in range(1, 6)]
     for f, rows in expect["folds"].items():
-        want = {f"{n:05d}": trees.DFEW_CODES[c] for n, c in rows if n != 10}
+        want = {f"{n:05d}": dataset_trees.DFEW_CODES[c] for n, c in rows if n != 10}
         got = {r["clip/id"]: r["clip/label/name"] for r in records(out, f"fold{f}")}
         assert got == want
     folds = make_folds(out, val_fraction=0)
@@ -162,7 +162,7 @@ def test_dfew_five_official_folds(tmp_path):
 
 
 def test_ferv39k_fixed_split(tmp_path):
-    expect = trees.make_ferv39k(tmp_path / "FERV39k")
+    expect = dataset_trees.make_ferv39k(tmp_path / "FERV39k")
     out = tmp_path / "out"
     report = converters.convert("ferv39k", tmp_path / "FERV39k", out, size=32, progress=False)
     assert report["splits"]["train"]["written"] == 3 and report["splits"]["test"]["written"] == 2
@@ -177,7 +177,7 @@ def test_ferv39k_fixed_split(tmp_path):
 
 
 def test_generic_folders_and_csv_give_the_same_clips(tmp_path):
-    trees.make_generic(tmp_path / "mine")
+    dataset_trees.make_generic(tmp_path / "mine")
     out = tmp_path / "out"
     report = converters.convert("generic", tmp_path / "mine", out, detect=False, size=24,
                                 subject_pattern=r"^(S\d+)_", progress=False)
@@ -198,7 +198,7 @@ def test_generic_folders_and_csv_give_the_same_clips(tmp_path):
 
 def test_generic_split_folders_fixed_length_and_bad_inputs(tmp_path):
     for split in ("train", "test"):
-        trees.make_generic(tmp_path / "mine" / split, subjects=2, per_subject=2,
+        dataset_trees.make_generic(tmp_path / "mine" / split, subjects=2, per_subject=2,
                            labels=("cat", "dog"), frames=5)
     (tmp_path / "mine" / "train" / "dog" / "broken.mp4").write_bytes(b"\x00" * 64)
     out = tmp_path / "out"
@@ -224,7 +224,7 @@ def test_fixed_length_reuses_the_pipeline_sampling():
 
 def test_flow_stream(tmp_path):
     pytest.importorskip("ferzoo.video.flow")
-    trees.make_generic(tmp_path / "mine", subjects=1, per_subject=2, frames=4)
+    dataset_trees.make_generic(tmp_path / "mine", subjects=1, per_subject=2, frames=4)
     out = tmp_path / "out"
     converters.convert("generic", tmp_path / "mine", out, detect=False, size=24, flow=True,
                        progress=False)
@@ -245,7 +245,7 @@ def test_unknown_dataset_and_options_are_explained(tmp_path):
 
 
 def test_interrupted_conversion_resumes_to_identical_shards(tmp_path, monkeypatch):
-    trees.make_generic(tmp_path / "mine", subjects=4, per_subject=3)
+    dataset_trees.make_generic(tmp_path / "mine", subjects=4, per_subject=3)
     kwargs = dict(detect=False, size=24, clips_per_shard=2, progress=False,
                   subject_pattern=r"^(S\d+)_")
     clean = converters.convert("generic", tmp_path / "mine", tmp_path / "clean", **kwargs)
@@ -277,7 +277,7 @@ def test_interrupted_conversion_resumes_to_identical_shards(tmp_path, monkeypatc
 def test_killed_subprocess_and_workers_give_the_same_bytes(tmp_path):
     """A conversion killed with SIGKILL and rerun, and one with 2 worker processes, give
     the bytes of an uninterrupted in-process run."""
-    trees.make_generic(tmp_path / "mine", subjects=6, per_subject=4, frames=20, size=256)
+    dataset_trees.make_generic(tmp_path / "mine", subjects=6, per_subject=4, frames=20, size=256)
     pattern = r"^(S\d+)_"
     converters.convert("generic", tmp_path / "mine", tmp_path / "clean", detect=False, size=128,
                        clips_per_shard=2, progress=False, subject_pattern=pattern)

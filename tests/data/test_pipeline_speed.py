@@ -8,12 +8,12 @@ import tensorflow as tf
 
 from ferzoo.data import augment
 from ferzoo.data.pipeline import InputSpec, make_dataset
-from tests import factory
+from tests import fake_datasets
 
 
 @pytest.fixture(scope="module")
 def fake_dir(tmp_path_factory):
-    return factory.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=3, clips=4,
+    return fake_datasets.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=3, clips=4,
                                     test_subjects=1, size=16, frames=6)
 
 

@@ -5,18 +5,18 @@ import pytest
 
 from ferzoo.data import writer
 from ferzoo.data.schema import Clip, SchemaError
-from tests import factory
+from tests import fake_datasets
 
 
 def test_shards_manifest_and_checksums(tmp_path):
-    factory.make_dataset_dir(tmp_path, subjects=4, clips=3, test_subjects=1, num_shards=3)
+    fake_datasets.make_dataset_dir(tmp_path, subjects=4, clips=3, test_subjects=1, num_shards=3)
     names = sorted(p.name for p in tmp_path.glob("*.tfrecord"))
     assert names == [
         "test-00000-of-00001.tfrecord", "train-00000-of-00003.tfrecord",
         "train-00001-of-00003.tfrecord", "train-00002-of-00003.tfrecord",
     ]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["labels"] == factory.LABELS
+    assert manifest["labels"] == fake_datasets.LABELS
     train = manifest["splits"]["train"]
     assert train["num_clips"] == 12 and sum(s["clips"] for s in train["shards"]) == 12
     assert train["per_subject"] == {"S000": 3, "S001": 3, "S002": 3, "S003": 3}
@@ -28,23 +28,23 @@ def test_shards_manifest_and_checksums(tmp_path):
 def _flaky_load(item, fail_at):
     if item == fail_at:
         raise RuntimeError("simulated crash")
-    return factory.load_fake(item)
+    return fake_datasets.load_fake(item)
 
 
 def test_interrupted_run_resumes_to_identical_shards(tmp_path):
-    items = factory.items(4, 3)
+    items = fake_datasets.items(4, 3)
     clean, resumed = tmp_path / "clean", tmp_path / "resumed"
-    writer.write_split(clean, "train", items, factory.load_fake, labels=factory.LABELS,
+    writer.write_split(clean, "train", items, fake_datasets.load_fake, labels=fake_datasets.LABELS,
                        num_shards=4, progress=False)
     with pytest.raises(writer.ConversionError, match=r"\('S002', 0\).*simulated crash"):
         writer.write_split(resumed, "train", items,
                            functools.partial(_flaky_load, fail_at=("S002", 0)),
-                           labels=factory.LABELS, num_shards=4, progress=False)
+                           labels=fake_datasets.LABELS, num_shards=4, progress=False)
     finished = sorted(p.name for p in resumed.glob("*.tfrecord"))
     assert finished == ["train-00000-of-00004.tfrecord", "train-00001-of-00004.tfrecord"]
     assert not (resumed / "manifest.json").exists()
     first_mtime = (resumed / finished[0]).stat().st_mtime_ns
-    writer.write_split(resumed, "train", items, factory.load_fake, labels=factory.LABELS,
+    writer.write_split(resumed, "train", items, fake_datasets.load_fake, labels=fake_datasets.LABELS,
                        num_shards=4, progress=False)
     assert (resumed / finished[0]).stat().st_mtime_ns == first_mtime  # kept, not redone
     for shard in sorted(clean.glob("*.tfrecord")):
@@ -55,26 +55,26 @@ def test_interrupted_run_resumes_to_identical_shards(tmp_path):
 def _skipping_load(item):
     if item[1] == 0:
         raise writer.SkipClip("no face found")
-    return factory.load_fake(item)
+    return fake_datasets.load_fake(item)
 
 
 def test_skipped_clips_are_reported(tmp_path):
-    entry = writer.write_split(tmp_path, "train", factory.items(2, 3), _skipping_load,
-                               labels=factory.LABELS, progress=False)
+    entry = writer.write_split(tmp_path, "train", fake_datasets.items(2, 3), _skipping_load,
+                               labels=fake_datasets.LABELS, progress=False)
     assert entry["num_clips"] == 4 and entry["num_skipped"] == 2
     assert {s["reason"] for s in entry["skipped"]} == {"no face found"}
 
 
 def _bad_label(item):
-    clip = factory.load_fake(item)
+    clip = fake_datasets.load_fake(item)
     clip.label_name = "joy"
     return clip
 
 
 def test_unknown_label_names_the_item(tmp_path):
     with pytest.raises(SchemaError, match=r"\('S000', 0\): unknown label 'joy'"):
-        writer.write_split(tmp_path, "train", factory.items(1, 1), _bad_label,
-                           labels=factory.LABELS, progress=False)
+        writer.write_split(tmp_path, "train", fake_datasets.items(1, 1), _bad_label,
+                           labels=fake_datasets.LABELS, progress=False)
 
 
 def test_clip_without_frames_is_refused(tmp_path):

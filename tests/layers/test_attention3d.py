@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ferzoo.layers import STCAM, ChannelAttention3D, NonLocalBlock3D, SpatioTemporalAttention
-from tests.testing import run_layer_test
+from tests.keras_checks import run_layer_test
 
 SHAPE = (2, 3, 6, 5, 8)  # (B, T, H, W, C)
 

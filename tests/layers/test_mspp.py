@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ferzoo.layers import MSPPNorm
-from tests.testing import run_layer_test
+from tests.keras_checks import run_layer_test
 
 
 def mspp_reference(x: np.ndarray, levels) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ferzoo.layers import Pool3D
-from tests.testing import run_layer_test
+from tests.keras_checks import run_layer_test
 
 CASES = [  # pool_size, strides, padding, T
     ((1, 3, 3), (1, 2, 2), "same", 5),    # the STCAM stem

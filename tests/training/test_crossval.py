@@ -8,14 +8,14 @@ from ferzoo.cli import main
 from ferzoo.data import converters
 from ferzoo.training import crossval as cv
 from ferzoo.training.protocols import make_folds
-from tests.data import trees
+from tests.data import dataset_trees
 from tests.tiny_model import NAME
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp("cv")
-    trees.make_generic(root / "src", subjects=6, per_subject=3, frames=4, size=32)
+    dataset_trees.make_generic(root / "src", subjects=6, per_subject=3, frames=4, size=32)
     converters.convert("generic", root / "src", root / "data", detect=False, size=16,
                        subject_pattern=r"^(S\d+)_", progress=False)
     return root / "data"

@@ -26,7 +26,7 @@ from ferzoo.training.distribute import (
     resolve_batch_and_lr,
 )
 from ferzoo.training.trainer import train
-from tests import factory
+from tests import fake_datasets
 from tests.conftest import REPO
 from tests.tiny_model import NAME
 from tests.training import distributed_worker as worker
@@ -38,7 +38,7 @@ STEPS = 3
 @pytest.fixture(scope="module")
 def fake_dir(tmp_path_factory):
     # 2 train shards: one per worker under file sharding.
-    return factory.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=6, clips=6,
+    return fake_datasets.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=6, clips=6,
                                     test_subjects=2, num_shards=2)
 
 

@@ -108,9 +108,9 @@ def test_fixed_protocol_and_inferred_protocols(tmp_path):
 def test_fold_filters_select_exactly_those_subjects_in_the_pipeline(tmp_path):
     from ferzoo.data import converters
     from ferzoo.data.pipeline import InputSpec, make_dataset
-    from tests.data import trees
+    from tests.data import dataset_trees
 
-    trees.make_generic(tmp_path / "src", subjects=4, per_subject=3, frames=4, size=16)
+    dataset_trees.make_generic(tmp_path / "src", subjects=4, per_subject=3, frames=4, size=16)
     out = tmp_path / "out"
     converters.convert("generic", tmp_path / "src", out, detect=False, size=16,
                        subject_pattern=r"^(S\d+)_", progress=False)

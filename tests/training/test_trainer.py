@@ -11,7 +11,7 @@ from ferzoo.training import metrics
 from ferzoo.training.protocols import holdout_subjects
 from ferzoo.training.run_folder import load_run
 from ferzoo.training.trainer import train
-from tests import factory
+from tests import fake_datasets
 from tests.conftest import REPO
 from tests.tiny_model import NAME
 
@@ -20,7 +20,7 @@ RECIPE = dict(recipe="default", batch_size=4, learning_rate=3e-3)
 
 @pytest.fixture(scope="module")
 def fake_dir(tmp_path_factory):
-    return factory.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=6, clips=6,
+    return fake_datasets.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=6, clips=6,
                                     test_subjects=2)
 
 
@@ -41,7 +41,7 @@ def test_train_selects_on_validation_and_reports_on_test(fake_dir, tmp_path):
     assert result["test"]["war"] >= 0.9, "the fake pattern is easy: the model must learn it"
     assert result["best"]["epoch"] in range(1, 5)
     model, info = load_run(out)
-    assert model.outputs[0].shape[-1] == 3 and info["labels"] == factory.LABELS
+    assert model.outputs[0].shape[-1] == 3 and info["labels"] == fake_datasets.LABELS
 
 
 def test_changed_settings_in_same_folder_are_refused(fake_dir, tmp_path):

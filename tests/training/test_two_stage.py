@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ferzoo.training.two_stage import stage1_arguments, train_two_stage
-from tests import factory
+from tests import fake_datasets
 from tools.hybrid_sweep import linear_probe, run_probe, run_sweep, write_sweep_report
 
 OPTIONS = dict(recipe="hybrid_paper", batch_size=4, learning_rate=5e-3, progress=False,
@@ -18,7 +18,7 @@ OPTIONS = dict(recipe="hybrid_paper", batch_size=4, learning_rate=5e-3, progress
 
 @pytest.fixture(scope="module")
 def fake_dir(tmp_path_factory):
-    return factory.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=4, clips=6,
+    return fake_datasets.make_dataset_dir(tmp_path_factory.mktemp("fake"), subjects=4, clips=6,
                                     test_subjects=2)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import erf
 
-KEYS_FILE = Path(__file__).resolve().parent / "fixtures" / "lstpnet_state_dict_keys.txt"
+KEYS_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "lstpnet_state_dict_keys.txt"
 
 
 # ---------------------------------------------------------------- a random state_dict

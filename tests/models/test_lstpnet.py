@@ -1,6 +1,6 @@
 """LSTPNet: TCE, LSTformer, the model, and the converter from the official checkpoints.
 
-Parity is checked against ``tests/lstpnet_numpy.py``, an independent numpy (float64,
+Parity is checked against ``tests/models/lstpnet_reference.py``, an independent numpy (float64,
 NCHW) forward pass written from docs/design.md#lstpnet that reads the official state_dict
 names; the random state_dict has exactly the names and shapes of the authors'
 checkpoint (tests/fixtures/lstpnet_state_dict_keys.txt).
@@ -18,8 +18,8 @@ from ferzoo.weights import lstpnet as convert
 from ferzoo.layers import FoldFrames, LSTformer, LSTformerBlock, TemporalChannelExcitation, \
     UnfoldFrames
 from ferzoo.layers.tce import eca_kernel_size, make_divisible
-from tests import lstpnet_numpy as ref
-from tests.testing import run_layer_test
+from tests.models import lstpnet_reference as ref
+from tests.keras_checks import run_layer_test
 
 OFFICIAL_TRAINABLE_PARAMETERS = 24_619_686  # the authors' GenerateModel(7), key list header
 

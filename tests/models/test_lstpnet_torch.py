@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ferzoo.weights import lstpnet as convert
-from tests import lstpnet_numpy as ref
+from tests.models import lstpnet_reference as ref
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -94,9 +94,9 @@ def test_svm_command_line_fit_evaluate_loso(tmp_path):
     from ferzoo.training.svm import extract_video_features
     from ferzoo.training.run_folder import load_run
     from ferzoo.training.trainer import train
-    from tests import factory
+    from tests import fake_datasets
 
-    data = factory.make_dataset_dir(tmp_path / "data", subjects=4, clips=6, test_subjects=3,
+    data = fake_datasets.make_dataset_dir(tmp_path / "data", subjects=4, clips=6, test_subjects=3,
                                     flow=True)
     run = tmp_path / "run"
     train("rfscnn", run, preset="tiny", data=str(data), epochs=2, batch_size=4,

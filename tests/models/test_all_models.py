@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import ferzoo
-from tests.testing import check_config_round_trip, ferzoo_layers, random_inputs, \
+from tests.keras_checks import check_config_round_trip, ferzoo_layers, random_inputs, \
     run_model_saving_test
 
 MODELS = ferzoo.list_models()

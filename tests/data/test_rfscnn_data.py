@@ -9,7 +9,7 @@ import pytest
 from ferzoo.data.augment import ZERO_FLOW
 from ferzoo.data.pipeline import InputSpec, make_dataset
 from ferzoo.data.sampling import rfscnn_segments, sample_indices, segment_flow_index
-from tests import factory
+from tests import fake_datasets
 
 
 @pytest.mark.parametrize("n", [1, 5, 11, 15, 16, 17, 20, 33])
@@ -55,7 +55,7 @@ def test_flow_of_a_padded_segment_is_zero_at_copies():
 @pytest.fixture(scope="module")
 def short_flow_clips(tmp_path_factory):
     """5-frame clips whose stored flow is dx = 1 px everywhere."""
-    return factory.make_dataset_dir(tmp_path_factory.mktemp("flow"), subjects=1, clips=2,
+    return fake_datasets.make_dataset_dir(tmp_path_factory.mktemp("flow"), subjects=1, clips=2,
                                     test_subjects=1, num_shards=1, flow=True, frames=5)
 
 

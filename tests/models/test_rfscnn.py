@@ -8,7 +8,7 @@ import pytest
 
 import ferzoo
 from ferzoo.models.rfscnn import average_over_segments, build_rfscnn, fuse_features
-from tests.testing import random_inputs
+from tests.keras_checks import random_inputs
 
 
 def test_paper_shapes():

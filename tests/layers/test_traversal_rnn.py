@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ferzoo.layers import SpatialRecursiveLayer, TemporalRecursiveLayer
-from tests.testing import run_layer_test
+from tests.keras_checks import run_layer_test
 
 # Written out again here (not imported) so the test checks the layer against docs/design.md#rfscnn.
 NEIGHBOURS = {

@@ -84,9 +84,9 @@ def test_preprocess_clip_follows_the_recipe_settings():
 
 def test_pipeline_applies_the_recipe_preprocessing(tmp_path):
     from ferzoo.data.pipeline import InputSpec, make_dataset
-    from tests import factory
+    from tests import fake_datasets
 
-    data = factory.make_dataset_dir(tmp_path, subjects=2, clips=2, test_subjects=1)
+    data = fake_datasets.make_dataset_dir(tmp_path, subjects=2, clips=2, test_subjects=1)
     spec = InputSpec(frames=3, image_size=(16, 16), channels=1)
     geometry = {"flip": False, "rotate": 0.0, "crop": None}
 

@@ -9,7 +9,7 @@ import pytest
 
 from ferzoo.layers import IRNN
 from ferzoo.layers.irnn import KERNEL_STDDEV
-from tests.testing import run_layer_test
+from tests.keras_checks import run_layer_test
 
 
 def _weights_by_kind(layer):

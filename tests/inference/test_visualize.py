@@ -53,9 +53,9 @@ def test_errors_say_what_to_do(model):
 def test_attention_figure_for_a_trained_run(tmp_path):
     from ferzoo.training.trainer import train
     from ferzoo.inference.visualize import attention_figure_for_run
-    from tests import factory
+    from tests import fake_datasets
 
-    data = factory.make_dataset_dir(tmp_path / "fake", subjects=3, clips=3, test_subjects=1)
+    data = fake_datasets.make_dataset_dir(tmp_path / "fake", subjects=3, clips=3, test_subjects=1)
     run = tmp_path / "run"
     train("stcam", run, preset="tiny", data=str(data), test_data=str(data), epochs=1,
           recipe="default", batch_size=4, progress=False, log=lambda s: None)
