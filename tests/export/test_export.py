@@ -20,15 +20,16 @@ from ferzoo import registry
 from ferzoo.export import (
     ExportError,
     ExportParityError,
-    _conv3d_as_conv2d,
     calibration_feeds,
     export,
     tflite_ops,
 )
 from ferzoo.export.runtime import TFLiteRuntime, open_runtime
+from ferzoo.export.tflite_rewrites import _conv3d_as_conv2d, tflite_rewrites
 
 # ``ferzoo.export`` is the function; the module is reached through importlib.
 export_module = importlib.import_module("ferzoo.export")
+onnx_export = importlib.import_module("ferzoo.export.onnx")
 
 # name -> why it cannot be exported to every format. Shown in the README; never skipped.
 KNOWN_EXPORT_LIMITS: dict[str, str] = {}
@@ -177,7 +178,7 @@ def test_onnx_falls_back_to_static_batch_when_dynamic_graph_fails(toy_model, tmp
     def broken(*args, **kwargs):
         raise ExportError("invalid graph")
 
-    monkeypatch.setattr(export_module, "_validate_dynamic_onnx", broken)
+    monkeypatch.setattr(onnx_export, "_validate_dynamic_onnx", broken)
     report = export(toy_model, tmp_path, formats=("onnx",), num_check=3)
     onnx = report.artefact("onnx")
     assert onnx.batch == "1" and "dynamic batch failed: ExportError: invalid graph" in \
@@ -305,7 +306,7 @@ def test_lstm_rewrite_is_exact_and_undone(options):
     model = keras.Model(sequences, lstm(sequences))
     x = np.random.default_rng(0).uniform(size=(2, 5, 7)).astype("float32")
     expected = keras.tree.flatten(model(x))
-    with export_module.tflite_rewrites(model) as notes:
+    with tflite_rewrites(model) as notes:
         got = keras.tree.flatten(model(x))
     assert notes == ["1 LSTM layer(s) unrolled over T, gates fused"]
     for a, b in zip(got, expected):
