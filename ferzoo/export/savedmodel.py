@@ -22,7 +22,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from ferzoo.export.parity import model_clip_shapes
 from ferzoo.export.runtime import SIGNATURE, output_names, serving_function
 
 
@@ -50,10 +49,3 @@ def write_saved_model(
     tf.saved_model.save(module, str(path),
                         signatures={SIGNATURE: function.get_concrete_function()})
     return path
-
-
-def _clip_specs(model: keras.Model, batch: int | None) -> list[tf.TensorSpec]:
-    return [
-        tf.TensorSpec((batch, *shape), tf.float32, name=name)
-        for name, shape in model_clip_shapes(model).items()
-    ]
