@@ -11,8 +11,12 @@ import pytest
 import tensorflow as tf
 
 import ferzoo
-from tests.keras_checks import check_config_round_trip, ferzoo_layers, random_inputs, \
-    run_model_saving_test
+from tests.keras_checks import (
+    check_config_round_trip,
+    ferzoo_layers,
+    random_inputs,
+    run_model_saving_test,
+)
 
 MODELS = ferzoo.list_models()
 

@@ -18,6 +18,7 @@ from ferzoo.models.hybrid_cnn_rnn import (
     temporal_rnn,
 )
 from ferzoo.training.recipes import get_recipe
+from tests import runtimes
 
 TINY_CNN = dict(image_size=16, filters=(2, 2, 4, 4, 4, 4), fc_units=8)
 
@@ -201,18 +202,7 @@ def _tflite(model, shape, path, int8_data=None):
 
 
 def _run_tflite(path, video):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(str(path))
-    interpreter.allocate_tensors()
-    ops = {d["op_name"] for d in interpreter._get_ops_details()}
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    results = []
-    for clip in video:
-        interpreter.set_tensor(inp["index"], clip[None])
-        interpreter.invoke()
-        results.append(interpreter.get_tensor(out["index"])[0])
-    return ops, np.stack(results)
+    return runtimes.tflite_op_names(path), runtimes.run_tflite(path, video)
 
 
 def test_tflite_builtins_export(tmp_path):

@@ -11,15 +11,20 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import ferzoo
-from ferzoo.weights import lstpnet as convert
-from ferzoo.layers import FoldFrames, LSTformer, LSTformerBlock, TemporalChannelExcitation, \
-    UnfoldFrames
+from ferzoo.layers import (
+    FoldFrames,
+    LSTformer,
+    LSTformerBlock,
+    TemporalChannelExcitation,
+    UnfoldFrames,
+)
 from ferzoo.layers.tce import eca_kernel_size, make_divisible
-from tests.models import lstpnet_reference as ref
+from ferzoo.weights import lstpnet as convert
+from tests import runtimes
 from tests.keras_checks import run_layer_test
+from tests.models import lstpnet_reference as ref
 
 OFFICIAL_TRAINABLE_PARAMETERS = 24_619_686  # the authors' GenerateModel(7), key list header
 
@@ -241,30 +246,18 @@ def test_pth_needs_torch_or_reads_it(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_model_exports_to_tflite_builtins_and_onnx(tmp_path):
-    from ai_edge_litert.interpreter import Interpreter
-    import onnxruntime
-
     model = ferzoo.build("lstpnet", preset="tiny")
     tiny = ferzoo.registry.resolve_kwargs("lstpnet", "tiny")
     video = _video(1, tiny["frames"], tiny["image_size"], seed=6)
     expected = _run(model, video)
-    path = tmp_path / "lstpnet.tflite"
-    model.export(str(path), format="litert", verbose=False,
-                 input_signature=[tf.TensorSpec(video.shape, tf.float32)])
-    interpreter = Interpreter(str(path))
-    interpreter.allocate_tensors()
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
-    assert not {op for op in ops if op.startswith("Flex") or op == "CUSTOM"}, ops
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], video)
-    interpreter.invoke()
-    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    path = runtimes.export_tflite(model, tmp_path / "lstpnet.tflite")
+    runtimes.assert_builtin_ops(path)
+    np.testing.assert_allclose(runtimes.run_tflite(path, video), expected, rtol=0, atol=1e-5)
 
     # ONNX with a dynamic batch (exact GELU must not become Erfc, which tf2onnx lacks).
     videos = _video(3, tiny["frames"], tiny["image_size"], seed=7)
     model.export(str(tmp_path / "lstpnet.onnx"), format="onnx", verbose=False)
-    session = onnxruntime.InferenceSession(str(tmp_path / "lstpnet.onnx"))
-    got = session.run(None, {session.get_inputs()[0].name: videos})[0]
+    got = runtimes.run_onnx(tmp_path / "lstpnet.onnx", videos)
     np.testing.assert_allclose(got, _run(model, videos), rtol=0, atol=1e-5)
 
 

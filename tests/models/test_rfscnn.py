@@ -8,6 +8,7 @@ import pytest
 
 import ferzoo
 from ferzoo.models.rfscnn import average_over_segments, build_rfscnn, fuse_features
+from tests import runtimes
 from tests.keras_checks import random_inputs
 
 
@@ -74,24 +75,11 @@ def test_bad_arguments_say_what_is_wrong():
 
 def test_tiny_rfscnn_converts_to_tflite_builtins(tmp_path):
     """Builtins only: the interpreter has no Flex delegate, so any TF op would fail."""
-    tf = pytest.importorskip("tensorflow")
-    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
     keras.utils.set_random_seed(0)
     model = ferzoo.build("rfscnn", preset="tiny")
     x = random_inputs(model, batch=1)
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     x = dict(zip((t.name for t in model.inputs), x))
-    signature = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name)
-                 for t in model.inputs]
-    path = tmp_path / "rfscnn_tiny.tflite"
-    model.export(str(path), format="litert", input_signature=[signature], verbose=False)
-    interpreter = interpreter_module.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    for detail in interpreter.get_input_details():
-        stream = "video" if "video" in detail["name"] else "flow"
-        interpreter.set_tensor(detail["index"], x[stream])
-    interpreter.invoke()
-    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
-    assert not any(op.startswith("Flex") for op in ops), ops
+    path = runtimes.export_tflite(model, tmp_path / "rfscnn_tiny.tflite")
+    runtimes.assert_builtin_ops(path)
+    np.testing.assert_allclose(runtimes.run_tflite(path, x), expected, atol=1e-5)

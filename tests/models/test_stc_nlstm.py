@@ -8,6 +8,7 @@ import pytest
 
 import ferzoo
 from ferzoo.models.stc_nlstm import conv_map_sizes, spatial_max_pool
+from tests import runtimes
 
 VARIANTS = ("stc_nlstm", "stc", "stc_lstm", "stc_slstm")
 
@@ -108,20 +109,10 @@ def test_registration(name):
 
 
 def test_tiny_model_converts_to_tflite_builtins_only(tmp_path):
-    from ai_edge_litert.interpreter import Interpreter
-
     model = ferzoo.build("stc_nlstm", preset="tiny")
     shape = (1,) + tuple(model.inputs[0].shape[1:])
-    path = str(tmp_path / "stc_nlstm_tiny.tflite")
-    model.export(path, format="litert",
-                 input_signature=[keras.InputSpec(shape=shape, dtype="float32")])
-    interpreter = Interpreter(model_path=path)
-    ops = {detail["op_name"] for detail in interpreter._get_ops_details()}
-    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], sorted(ops)
+    path = runtimes.export_tflite(model, tmp_path / "stc_nlstm_tiny.tflite")
+    ops = runtimes.assert_builtin_ops(path)
     assert {"CONV_3D", "REDUCE_MAX", "MAX_POOL_2D"} <= ops, sorted(ops)
-    interpreter.allocate_tensors()
     x = np.random.default_rng(0).uniform(size=shape).astype("float32")
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-    interpreter.invoke()
-    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(runtimes.run_tflite(path, x), model(x).numpy(), atol=1e-5)

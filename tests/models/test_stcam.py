@@ -10,6 +10,7 @@ import tensorflow as tf
 import ferzoo
 from ferzoo.layers import STCAM, ChannelAttention3D, NonLocalBlock3D, SpatioTemporalAttention
 from ferzoo.layers.attention3d import STAM_KERNEL, STAM_KERNEL_A
+from tests import runtimes
 
 VARIANTS = {  # name -> (attention layer class, STCAM order)
     "stcam_baseline": (None, None),
@@ -83,27 +84,18 @@ def test_width_multiplier_scales_the_filter_plan():
 
 def test_tflite_export_has_builtin_ops_only(tmp_path):
     """The paper's model converts with TFLITE_BUILTINS alone and matches Keras."""
-    from ai_edge_litert.interpreter import Interpreter
-
     keras.utils.set_random_seed(0)
     model = ferzoo.build("stcam", preset="tiny", frames=5, image_size=32)
     # Compare logits: a fresh model's probabilities are all close to 1/6 (and its
     # logits small: untrained BatchNorm statistics), so the tolerance is relative.
     logits = keras.Model(model.input, model.get_layer("fc2").output)
-    path = str(tmp_path / "stcam.tflite")
-    logits.export(
-        path, format="litert", verbose=False,
-        input_signature=[tf.TensorSpec((1, 5, 32, 32, 3), tf.float32)],
-        target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
-    )
-    interpreter = Interpreter(model_path=path)
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    path = runtimes.export_tflite(
+        logits, tmp_path / "stcam.tflite",
+        target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
+    ops = runtimes.assert_builtin_ops(path)
     assert {"CONV_3D", "MAX_POOL_2D", "LOGISTIC"} <= ops
-    assert not {op for op in ops if op.startswith("Flex") or op == "CUSTOM"}, ops
-    interpreter.allocate_tensors()
     x = np.random.default_rng(0).uniform(size=(1, 5, 32, 32, 3)).astype("float32")
-    runner = interpreter.get_signature_runner()
-    (got,) = runner(**{next(iter(runner.get_input_details())): x}).values()
+    got = runtimes.run_tflite(path, x)
     expected = logits(x, training=False).numpy()
     scale = np.abs(expected).max()
     assert scale > 0
