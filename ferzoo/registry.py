@@ -1,17 +1,51 @@
 """The model registry: every paper variant is a named entry point.
 
-A builder is a plain function that returns a ``keras.Model``; registering it with
-:func:`register_model` records the paper it comes from, how its input is sampled from a
-clip, and the small settings the test-suite uses. ``ferzoo.build(name, **overrides)``
-calls it. The pattern follows timm's ``create_model`` (one thin entry point per variant,
-``None`` overrides dropped), but a duplicate name raises instead of warning and an
-unknown name lists close matches.
+A variant is registered by one call of :func:`register_model`: its name, the builder
+that makes the ``keras.Model``, the paper it comes from, and its ``defaults`` (the
+paper's values of every argument a user may change), given explicitly as timm's
+``model_args`` or keras-hub's presets are, never read from a signature.
+``ferzoo.build(name, preset, **overrides)`` calls the builder with defaults < preset <
+overrides (``None`` overrides dropped, as timm does). What tells two variants of one
+paper apart and is not the user's to change (an attention module, a fusion, the inputs)
+is bound into the builder with :func:`functools.partial`. A duplicate name raises
+instead of warning, and an unknown name lists close matches.
 
-Example:
+Each model module declares its paper beside its models, as a :class:`Paper`;
+:func:`papers` lists the papers that have registered models. ``ferzoo.models``
+imports every module in its folder, so adding a paper to the code is one new file
+there and nothing else: ``tests/test_all_models.py`` then checks each variant's ``tiny``
+preset, and the paper's page ``docs/models/<key>.md`` documents it
+(``tests/test_docs.py`` asks for one). A sixth paper, ``ferzoo/models/mynet.py``::
 
-    @register_model(paper="stc_nlstm", tiny=dict(frames=4, image_size=16, width=4))
-    def stc_nlstm(num_classes=6, frames=18, image_size=64, channels=3, width=64):
+    import functools
+
+    import keras
+
+    from ferzoo.registry import Paper, register_model
+
+    PAPER = Paper("mynet", "Doe et al. 2025, MyNet for dynamic facial expression "
+                  "recognition (Venue)")
+    WIDTH = 64  # Sec. 3.1
+
+
+    def mynet(num_classes, frames, image_size, channels, width, attention, name):
+        video = keras.Input((frames, image_size, image_size, channels), name="video")
         ...
+        return keras.Model(video, outputs, name=name)
+
+
+    DEFAULTS = dict(num_classes=7, frames=16, image_size=112, channels=3, width=WIDTH)
+    PRESETS = {"tiny": dict(frames=4, image_size=16, width=4)}
+
+    register_model(
+        "mynet", functools.partial(mynet, attention=True, name="mynet"), paper=PAPER,
+        defaults=DEFAULTS, presets=PRESETS, description="MyNet with attention (Table 2)",
+    )
+    register_model(
+        "mynet_plain", functools.partial(mynet, attention=False, name="mynet_plain"),
+        paper=PAPER, defaults=DEFAULTS, presets=PRESETS,
+        description="MyNet without attention (Table 3 ablation)",
+    )
 """
 
 from __future__ import annotations
@@ -19,30 +53,26 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import keras
 import numpy as np
 
-# Short citation of each paper, keyed by the name builders give as ``paper=``.
-PAPERS: dict[str, str] = {
-    "stc_nlstm": "Yu et al. 2018, Spatio-temporal convolutional features with nested LSTM "
-    "for facial expression recognition (Neurocomputing)",
-    "hybrid_cnn_rnn": "Jain et al. 2018, Hybrid deep neural networks for face emotion "
-    "recognition (Pattern Recognition Letters)",
-    "rfscnn": "Zhou, Video expression recognition method based on spatiotemporal "
-    "recurrent neural network and feature fusion (RFSCNN)",
-    "stcam": "Chen, Zhang, Li and Lee, STCAM: Spatial-temporal and channel attention "
-    "module for dynamic facial expression recognition (IEEE TAC)",
-    "lstpnet": "Lu et al. 2023, Long short-term perception network for dynamic facial "
-    "expression recognition (PRCV 2023)",
-}
+# Arguments every model takes: the clip's shape and the number of classes.
+COMMON_ARGUMENTS = ("num_classes", "frames", "image_size", "channels")
 
 
-def papers() -> dict[str, str]:
-    """Paper key -> citation, for every paper with registered models."""
-    return dict(PAPERS)
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """The paper a model module reproduces.
+
+    Attributes:
+        key: short name, e.g. ``"stc_nlstm"``; the docs page is ``docs/models/<key>.md``.
+        citation: authors, year, title and venue, as the tables and model cards show it.
+    """
+
+    key: str
+    citation: str
 
 
 class RegistryError(ValueError):
@@ -55,10 +85,12 @@ class ModelEntry:
 
     Attributes:
         name: registered name, e.g. ``"stcam_baseline"``.
-        builder: function returning a ``keras.Model``; keyword arguments only.
-        paper: key into :data:`PAPERS`.
+        builder: function returning a ``keras.Model``, called with keyword arguments only
+            (those of ``defaults``).
+        paper: key of the paper (:attr:`Paper.key`).
         description: one line for tables and ``ferzoo models``.
-        defaults: the builder's keyword defaults (the paper's values).
+        defaults: the builder's keyword arguments at the paper's values; the arguments
+            a user may override.
         sampling: name of the temporal sampling mode the pipeline uses for this model
             (see ``ferzoo.data.sampling``).
         streams: the model's inputs, in order; each is a clip stream in the TFRecords
@@ -69,6 +101,7 @@ class ModelEntry:
             (``ferzoo.training.recipes``).
         value_range: the range the model expects its input in.
         head: ``"softmax"`` (class probabilities) or ``"regression"``.
+        citation: the paper's citation (:attr:`Paper.citation`).
     """
 
     name: str
@@ -82,10 +115,16 @@ class ModelEntry:
     recipe: str = "default"
     value_range: tuple[float, float] = (0.0, 1.0)
     head: str = "softmax"
+    citation: str = ""
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 _PARAM_CACHE: dict[str, tuple[int, int]] = {}
+
+
+def papers() -> dict[str, str]:
+    """Paper key -> citation, for every paper with registered models, sorted by key."""
+    return dict(sorted({e.paper: e.citation for e in _REGISTRY.values()}.items()))
 
 
 def trainable_parameters(model: keras.Model) -> int:
@@ -93,70 +132,112 @@ def trainable_parameters(model: keras.Model) -> int:
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
+def _module_of(builder: Callable[..., Any]) -> str:
+    """The module that defines ``builder`` (a ``functools.partial``'s function's too)."""
+    return getattr(getattr(builder, "func", builder), "__module__", "?")
+
+
+def _summary(builder: Callable[..., Any]) -> str:
+    """First line of a plain function's docstring ('' for anything else)."""
+    if not hasattr(builder, "__code__"):
+        return ""
+    doc = (builder.__doc__ or "").strip().splitlines()
+    return doc[0] if doc else ""
+
+
 def register_model(
-    name: str | None = None,
+    name: str,
+    builder: Callable[..., keras.Model],
     *,
-    paper: str,
-    tiny: dict[str, Any],
+    paper: Paper,
+    defaults: Mapping[str, Any],
+    presets: Mapping[str, Mapping[str, Any]],
     description: str = "",
     sampling: str = "uniform",
     streams: tuple[str, ...] = ("video",),
-    presets: dict[str, dict[str, Any]] | None = None,
     recipe: str = "default",
     value_range: tuple[float, float] = (0.0, 1.0),
     head: str = "softmax",
-) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
-    """Decorator that registers a model builder under ``name`` (default: its __name__).
+) -> ModelEntry:
+    """Register ``builder`` as the model ``name``.
+
+    Args:
+        name: the registered name (``ferzoo.build(name)``); names starting with ``_``
+            are temporary models, left out of :func:`list_models`.
+        builder: returns a ``keras.Model``; called with keyword arguments only, those
+            of ``defaults``. Bind what fixes the variant with ``functools.partial``.
+        paper: the :class:`Paper` the model comes from.
+        defaults: every argument a user may change, at the paper's values; holds the
+            common arguments ``num_classes``, ``frames``, ``image_size`` and
+            ``channels``.
+        presets: named override sets of ``defaults``; ``"tiny"`` (required) is what the
+            test-suite builds.
+        description: one line for tables; default: the builder's docstring's first line.
+        sampling, streams, recipe, value_range, head: see :class:`ModelEntry`.
+
+    Returns:
+        The new :class:`ModelEntry`.
 
     Raises:
-        RegistryError: the name is taken, the paper is unknown, or the builder lacks one
-            of the common arguments (``num_classes``, ``frames``, ``image_size``,
-            ``channels``).
+        RegistryError: the name is taken, ``paper`` is not a :class:`Paper` or clashes
+            with another citation under its key, ``defaults`` lacks one of the common
+            arguments, the ``tiny`` preset is missing, or a preset sets an argument that
+            is not in ``defaults``.
     """
-    if paper not in PAPERS:
-        raise RegistryError(f"unknown paper {paper!r}; known: {sorted(PAPERS)}")
-
-    def decorator(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
-        key = name or fn.__name__
-        if key in _REGISTRY:
-            raise RegistryError(
-                f"model {key!r} is already registered (by "
-                f"{_REGISTRY[key].builder.__module__}); pick another name"
-            )
-        signature = inspect.signature(fn)
-        defaults = {
-            p.name: p.default
-            for p in signature.parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        }
-        missing = {"num_classes", "frames", "image_size", "channels"} - set(defaults)
-        if missing:
-            raise RegistryError(f"builder {key!r} lacks the common arguments {sorted(missing)}")
-        all_presets = {"tiny": dict(tiny), **(presets or {})}
-        for preset_name, overrides in all_presets.items():
-            unknown = set(overrides) - set(defaults)
-            if unknown:
-                raise RegistryError(
-                    f"preset {preset_name!r} of {key!r} sets {sorted(unknown)}, which the "
-                    f"builder does not take"
-                )
-        doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[key] = ModelEntry(
-            name=key,
-            builder=fn,
-            paper=paper,
-            description=description or (doc[0] if doc else key),
-            defaults=defaults,
-            sampling=sampling,
-            streams=tuple(streams),
-            presets=all_presets,
-            recipe=recipe,
-            value_range=value_range,
-            head=head,
+    if name in _REGISTRY:
+        raise RegistryError(
+            f"model {name!r} is already registered (by "
+            f"{_module_of(_REGISTRY[name].builder)}); pick another name"
         )
-        return fn
-
-    return decorator
+    if not isinstance(paper, Paper):
+        raise RegistryError(
+            f"model {name!r}: paper must be a ferzoo.registry.Paper (declared in the "
+            f"model's module), got {paper!r}"
+        )
+    for other in _REGISTRY.values():
+        if other.paper == paper.key and other.citation != paper.citation:
+            raise RegistryError(
+                f"model {name!r}: paper {paper.key!r} is already declared as "
+                f"{other.citation!r} (by {_module_of(other.builder)}); pick another key"
+            )
+    if not callable(builder):
+        raise RegistryError(f"model {name!r}: builder {builder!r} is not callable")
+    defaults = dict(defaults)
+    missing = set(COMMON_ARGUMENTS) - set(defaults)
+    if missing:
+        raise RegistryError(
+            f"model {name!r} lacks the common arguments {sorted(missing)} in its defaults"
+        )
+    if "tiny" not in presets:
+        raise RegistryError(
+            f"model {name!r} has no 'tiny' preset (the small settings the test-suite "
+            f"builds); presets: {sorted(presets)}"
+        )
+    all_presets = {"tiny": dict(presets["tiny"])}
+    all_presets.update((k, dict(v)) for k, v in presets.items())
+    for preset_name, overrides in all_presets.items():
+        unknown = set(overrides) - set(defaults)
+        if unknown:
+            raise RegistryError(
+                f"preset {preset_name!r} of {name!r} sets {sorted(unknown)}, which are not "
+                f"among its defaults: {', '.join(sorted(defaults))}"
+            )
+    entry = ModelEntry(
+        name=name,
+        builder=builder,
+        paper=paper.key,
+        description=description or _summary(builder) or name,
+        defaults=defaults,
+        sampling=sampling,
+        streams=tuple(streams),
+        presets=all_presets,
+        recipe=recipe,
+        value_range=value_range,
+        head=head,
+        citation=paper.citation,
+    )
+    _REGISTRY[name] = entry
+    return entry
 
 
 def unregister_model(name: str) -> None:
@@ -238,7 +319,7 @@ def model_info(name: str, count_params: bool = True) -> dict[str, Any]:
     entry = get_entry(name)
     info: dict[str, Any] = {
         "name": entry.name,
-        "paper": PAPERS[entry.paper],
+        "paper": entry.citation,
         "paper_key": entry.paper,
         "description": entry.description,
         "input": {

@@ -1,20 +1,38 @@
+import importlib.util
+import textwrap
+
 import keras
 import pytest
 
 import ferzoo
 from ferzoo import registry
+from ferzoo.models.stc_nlstm import PAPER as STC_PAPER
+
+COMMON = dict(num_classes=6, frames=4, image_size=8, channels=3)
+
+
+def _tmp(num_classes, frames, image_size, channels, width):
+    inputs = keras.Input((frames, image_size, image_size, channels), name="video")
+    x = keras.layers.GlobalAveragePooling3D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
 
 
 @pytest.fixture
 def temporary_model():
-    @registry.register_model("_tmp_model", paper="stc_nlstm", tiny=dict(frames=2))
-    def _tmp(num_classes=6, frames=4, image_size=8, channels=3, width=2):
-        inputs = keras.Input((frames, image_size, image_size, channels), name="video")
-        x = keras.layers.GlobalAveragePooling3D()(inputs)
-        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
-
+    registry.register_model(
+        "_tmp_model", _tmp, paper=STC_PAPER, defaults=dict(COMMON, width=2),
+        presets={"tiny": dict(frames=2)},
+    )
     yield "_tmp_model"
     registry.unregister_model("_tmp_model")
+
+
+@pytest.fixture
+def cleanup():
+    names = []
+    yield names
+    for name in names:
+        registry.unregister_model(name)
 
 
 def test_unknown_name_lists_close_matches():
@@ -24,7 +42,8 @@ def test_unknown_name_lists_close_matches():
 
 def test_duplicate_registration_raises(temporary_model):
     with pytest.raises(ferzoo.RegistryError, match="already registered"):
-        registry.register_model(temporary_model, paper="stc_nlstm", tiny={})(lambda **k: None)
+        registry.register_model(temporary_model, lambda **k: None, paper=STC_PAPER,
+                                defaults=COMMON, presets={"tiny": {}})
 
 
 def test_unknown_override_names_accepted_ones(temporary_model):
@@ -47,4 +66,103 @@ def test_list_models_pattern_and_info(temporary_model):
 
 def test_builder_without_common_arguments_is_refused():
     with pytest.raises(ferzoo.RegistryError, match="lacks the common arguments"):
-        registry.register_model("_bad", paper="stc_nlstm", tiny={})(lambda width=1: None)
+        registry.register_model("_bad", lambda width=1: None, paper=STC_PAPER,
+                                defaults=dict(width=1), presets={"tiny": {}})
+    assert "_bad" not in registry._REGISTRY
+
+
+def test_defaults_come_from_the_declared_dict_not_the_signature(cleanup):
+    calls = []
+
+    def builder(**kwargs):
+        calls.append(kwargs)
+        return _tmp(**kwargs)
+
+    def signed(num_classes=9, frames=9, image_size=9, channels=9, width=9, depth=9):
+        return _tmp(num_classes, frames, image_size, channels, width)
+
+    declared = dict(num_classes=5, frames=3, image_size=8, channels=1, width=2)
+    cleanup += ["_tmp_kwargs", "_tmp_signed"]
+    registry.register_model("_tmp_kwargs", builder, paper=STC_PAPER, defaults=declared,
+                            presets={"tiny": dict(frames=2)})
+    registry.register_model("_tmp_signed", signed, paper=STC_PAPER, defaults=declared,
+                            presets={"tiny": {}})
+    assert ferzoo.get_entry("_tmp_kwargs").defaults == declared
+    assert ferzoo.get_entry("_tmp_signed").defaults == declared
+    model = ferzoo.build("_tmp_kwargs", preset="tiny", num_classes=4)
+    assert calls == [dict(declared, frames=2, num_classes=4)]
+    assert tuple(model.inputs[0].shape[1:]) == (2, 8, 8, 1)
+    assert tuple(ferzoo.build("_tmp_signed").inputs[0].shape[1:]) == (3, 8, 8, 1)
+    with pytest.raises(ferzoo.RegistryError, match="does not take depth"):
+        ferzoo.build("_tmp_signed", depth=2)
+
+
+def test_paper_declared_in_a_new_module_appears_in_papers(tmp_path, cleanup):
+    path = tmp_path / "newnet.py"
+    path.write_text(textwrap.dedent('''
+        import keras
+
+        from ferzoo.registry import Paper, register_model
+
+        PAPER = Paper("_newnet", "Doe et al. 2025, NewNet (Venue)")
+
+
+        def newnet(num_classes, frames, image_size, channels):
+            video = keras.Input((frames, image_size, image_size, channels), name="video")
+            x = keras.layers.GlobalAveragePooling3D()(video)
+            return keras.Model(video, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+        register_model(
+            "_newnet", newnet, paper=PAPER,
+            defaults=dict(num_classes=6, frames=4, image_size=8, channels=3),
+            presets={"tiny": dict(frames=2)}, description="NewNet (Table 1)",
+        )
+    '''))
+    assert "_newnet" not in registry.papers()
+    cleanup.append("_newnet")
+    spec = importlib.util.spec_from_file_location("_ferzoo_test_newnet", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert registry.papers()["_newnet"] == "Doe et al. 2025, NewNet (Venue)"
+    info = ferzoo.model_info("_newnet", count_params=False)
+    assert (info["paper"], info["paper_key"]) == ("Doe et al. 2025, NewNet (Venue)", "_newnet")
+    assert ferzoo.get_entry("_newnet").paper == "_newnet"
+    assert ferzoo.build("_newnet", preset="tiny").outputs[0].shape[-1] == 6
+    registry.unregister_model("_newnet")
+    assert "_newnet" not in registry.papers()
+
+
+def test_papers_are_those_of_the_registered_models():
+    keys = {ferzoo.get_entry(n).paper for n in ferzoo.list_models()}
+    assert set(registry.papers()) == keys
+    assert {"stc_nlstm", "hybrid_cnn_rnn", "rfscnn", "stcam", "lstpnet"} <= keys
+    for name in ferzoo.list_models():
+        info = ferzoo.model_info(name, count_params=False)
+        assert info["paper"] == registry.papers()[info["paper_key"]]
+    assert not hasattr(registry, "PAPERS")
+
+
+def test_preset_key_not_in_defaults_raises():
+    with pytest.raises(ferzoo.RegistryError, match=r"preset 'cpu' of '_bad' sets \['depth'\]"):
+        registry.register_model("_bad", _tmp, paper=STC_PAPER, defaults=dict(COMMON, width=2),
+                                presets={"tiny": dict(width=1), "cpu": dict(depth=3)})
+    assert "_bad" not in registry._REGISTRY
+
+
+def test_tiny_preset_is_required():
+    with pytest.raises(ferzoo.RegistryError, match="no 'tiny' preset"):
+        registry.register_model("_bad", _tmp, paper=STC_PAPER, defaults=dict(COMMON, width=2),
+                                presets={"cpu": dict(width=1)})
+
+
+def test_paper_is_declared_not_named():
+    with pytest.raises(ferzoo.RegistryError, match="must be a ferzoo.registry.Paper"):
+        registry.register_model("_bad", _tmp, paper="stc_nlstm",
+                                defaults=dict(COMMON, width=2), presets={"tiny": {}})
+
+
+def test_one_key_one_citation(temporary_model):
+    other = registry.Paper("stc_nlstm", "Someone else, another paper")
+    with pytest.raises(ferzoo.RegistryError, match="already declared"):
+        registry.register_model("_bad", _tmp, paper=other, defaults=dict(COMMON, width=2),
+                                presets={"tiny": {}})

@@ -63,6 +63,7 @@ Decisions where the paper is silent or unclear (docs/design.md#hybrid-cnn-rnn):
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +71,13 @@ import keras
 
 from ferzoo.layers import IRNN
 from ferzoo.layers.irnn import KERNEL_STDDEV
-from ferzoo.registry import register_model
+from ferzoo.registry import Paper, register_model
+
+PAPER = Paper(
+    "hybrid_cnn_rnn",
+    "Jain et al. 2018, Hybrid deep neural networks for face emotion recognition "
+    "(Pattern Recognition Letters)",
+)
 
 FILTERS = (8, 16, 32, 64, 128, 256)  # Sec. 3.1 and Fig. 2
 KERNEL_SIZE = 5  # Sec. 3.1: "we expanded the filter size from 3 to 5"
@@ -317,8 +324,8 @@ def load_cnn_weights(cnn: keras.Model, path: str | Path) -> keras.Model:
         if [w.shape for w in weights] != [tuple(v.shape) for v in target.weights]:
             raise ValueError(
                 f"layer {name!r} of {str(path)!r} has weights of shapes "
-                f"{[w.shape for w in weights]}, this CNN {[tuple(v.shape) for v in target.weights]}; "
-                f"{hint}"
+                f"{[w.shape for w in weights]}, this CNN "
+                f"{[tuple(v.shape) for v in target.weights]}; {hint}"
             )
         target.set_weights(weights)
     return cnn
@@ -356,6 +363,19 @@ def _single_frame(
     return keras.Model(video, cnn(frame), name=name)
 
 
+# --- registered variants: the rows of Table 1 and the valence regressors of Sec. 3.2 ---
+
+_CNN_DEFAULTS = dict(
+    num_classes=6, frames=1, image_size=IMAGE_SIZE, channels=CHANNELS, filters=FILTERS,
+    kernel_size=KERNEL_SIZE, fc_units=FC_UNITS, dropout=DROPOUT, weight_decay=WEIGHT_DECAY,
+    frame_index=-1, head="softmax",
+)
+_HYBRID_DEFAULTS = dict(
+    num_classes=6, frames=FRAMES, image_size=IMAGE_SIZE, channels=CHANNELS, filters=FILTERS,
+    kernel_size=KERNEL_SIZE, fc_units=FC_UNITS, dropout=DROPOUT, weight_decay=WEIGHT_DECAY,
+    feature_source="fc", units=RNN_UNITS, num_layers=RNN_LAYERS, relu=True,
+    rnn_kernel_stddev=KERNEL_STDDEV, head="softmax", cnn_weights=None, freeze_cnn=False,
+)
 _TINY_CNN = dict(frames=3, image_size=16, filters=(2, 2, 4, 4, 4, 4), fc_units=8)
 # The tiny preset widens the IRNN's input-kernel initialisation: with N(0, 0.001^2)
 # kernels the gradient reaching the tiny CNN at initialisation is ~1e-8 (each IRNN
@@ -363,114 +383,39 @@ _TINY_CNN = dict(frames=3, image_size=16, filters=(2, 2, 4, 4, 4, 4), fc_units=8
 # SGD step of the test harness; the architecture is unchanged.
 _TINY = dict(_TINY_CNN, units=6, num_layers=2, rnn_kernel_stddev=0.1)
 # decision: 8 frames of 48x48 train a few epochs on a 2-core CPU in minutes.
-_CPU = {"cpu": dict(frames=8, image_size=48)}
-_CPU_CNN = {"cpu": dict(frames=1, image_size=48)}
-_COMMON = dict(paper="hybrid_cnn_rnn", sampling="to_apex", recipe="hybrid_paper")
+_PRESETS = {"tiny": _TINY, "cpu": dict(frames=8, image_size=48)}
+_PRESETS_CNN = {"tiny": _TINY_CNN, "cpu": dict(frames=1, image_size=48)}
+_COMMON = dict(paper=PAPER, sampling="to_apex", recipe="hybrid_paper")
 
-
-@register_model(tiny=_TINY, presets=_CPU, **_COMMON)
-def hybrid_cnn_rnn(
-    num_classes: int = 6,
-    frames: int = FRAMES,
-    image_size: int = IMAGE_SIZE,
-    channels: int = CHANNELS,
-    filters: Sequence[int] = FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    fc_units: int = FC_UNITS,
-    dropout: float = DROPOUT,
-    weight_decay: float = WEIGHT_DECAY,
-    feature_source: str = "fc",
-    units: int = RNN_UNITS,
-    num_layers: int = RNN_LAYERS,
-    relu: bool = True,
-    rnn_kernel_stddev: float = KERNEL_STDDEV,
-    head: str = "softmax",
-    cnn_weights: str | None = None,
-    freeze_cnn: bool = False,
-) -> keras.Model:
-    """Hybrid CNN-RNN with the ReLU IRNN (Table 1 "CNN-RNN + ReLU", the best row)."""
-    return _hybrid(**locals(), name="hybrid_cnn_rnn")
-
-
-@register_model(tiny=_TINY, presets=_CPU, **_COMMON)
-def hybrid_cnn_rnn_tanh(
-    num_classes: int = 6,
-    frames: int = FRAMES,
-    image_size: int = IMAGE_SIZE,
-    channels: int = CHANNELS,
-    filters: Sequence[int] = FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    fc_units: int = FC_UNITS,
-    dropout: float = DROPOUT,
-    weight_decay: float = WEIGHT_DECAY,
-    feature_source: str = "fc",
-    units: int = RNN_UNITS,
-    num_layers: int = RNN_LAYERS,
-    relu: bool = False,
-    rnn_kernel_stddev: float = KERNEL_STDDEV,
-    head: str = "softmax",
-    cnn_weights: str | None = None,
-    freeze_cnn: bool = False,
-) -> keras.Model:
-    """Hybrid CNN-RNN with a tanh RNN (Table 1 "CNN-RNN")."""
-    return _hybrid(**locals(), name="hybrid_cnn_rnn_tanh")
-
-
-@register_model(tiny=_TINY, presets=_CPU, head="regression", **_COMMON)
-def hybrid_cnn_rnn_valence(
-    num_classes: int = 6,
-    frames: int = FRAMES,
-    image_size: int = IMAGE_SIZE,
-    channels: int = CHANNELS,
-    filters: Sequence[int] = FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    fc_units: int = FC_UNITS,
-    dropout: float = DROPOUT,
-    weight_decay: float = WEIGHT_DECAY,
-    feature_source: str = "fc",
-    units: int = RNN_UNITS,
-    num_layers: int = RNN_LAYERS,
-    relu: bool = True,
-    rnn_kernel_stddev: float = KERNEL_STDDEV,
-    head: str = "regression",
-    cnn_weights: str | None = None,
-    freeze_cnn: bool = False,
-) -> keras.Model:
-    """Hybrid CNN-RNN valence regressor (Sec. 3.3): (B, 1) valence at the last frame."""
-    return _hybrid(**locals(), name="hybrid_cnn_rnn_valence")
-
-
-@register_model(tiny=_TINY_CNN, presets=_CPU_CNN, **_COMMON)
-def hybrid_cnn(
-    num_classes: int = 6,
-    frames: int = 1,
-    image_size: int = IMAGE_SIZE,
-    channels: int = CHANNELS,
-    filters: Sequence[int] = FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    fc_units: int = FC_UNITS,
-    dropout: float = DROPOUT,
-    weight_decay: float = WEIGHT_DECAY,
-    frame_index: int = -1,
-    head: str = "softmax",
-) -> keras.Model:
-    """Single-frame CNN on the clip's apex frame (Table 1 "CNN")."""
-    return _single_frame(**locals(), name="hybrid_cnn")
-
-
-@register_model(tiny=_TINY_CNN, presets=_CPU_CNN, head="regression", **_COMMON)
-def hybrid_cnn_valence(
-    num_classes: int = 6,
-    frames: int = 1,
-    image_size: int = IMAGE_SIZE,
-    channels: int = CHANNELS,
-    filters: Sequence[int] = FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    fc_units: int = FC_UNITS,
-    dropout: float = DROPOUT,
-    weight_decay: float = WEIGHT_DECAY,
-    frame_index: int = -1,
-    head: str = "regression",
-) -> keras.Model:
-    """Single-frame regression CNN on the clip's apex frame (Sec. 3.2): (B, 1) valence."""
-    return _single_frame(**locals(), name="hybrid_cnn_valence")
+register_model(
+    "hybrid_cnn_rnn", functools.partial(_hybrid, name="hybrid_cnn_rnn"),
+    defaults=_HYBRID_DEFAULTS, presets=_PRESETS,
+    description='Hybrid CNN-RNN with the ReLU IRNN (Table 1 "CNN-RNN + ReLU", the best row).',
+    **_COMMON,
+)
+register_model(
+    "hybrid_cnn_rnn_tanh", functools.partial(_hybrid, name="hybrid_cnn_rnn_tanh"),
+    defaults=dict(_HYBRID_DEFAULTS, relu=False), presets=_PRESETS,
+    description='Hybrid CNN-RNN with a tanh RNN (Table 1 "CNN-RNN").',
+    **_COMMON,
+)
+register_model(
+    "hybrid_cnn_rnn_valence", functools.partial(_hybrid, name="hybrid_cnn_rnn_valence"),
+    defaults=dict(_HYBRID_DEFAULTS, head="regression"), presets=_PRESETS, head="regression",
+    description="Hybrid CNN-RNN valence regressor (Sec. 3.3): (B, 1) valence at the last "
+    "frame.",
+    **_COMMON,
+)
+register_model(
+    "hybrid_cnn", functools.partial(_single_frame, name="hybrid_cnn"),
+    defaults=_CNN_DEFAULTS, presets=_PRESETS_CNN,
+    description='Single-frame CNN on the clip\'s apex frame (Table 1 "CNN").',
+    **_COMMON,
+)
+register_model(
+    "hybrid_cnn_valence", functools.partial(_single_frame, name="hybrid_cnn_valence"),
+    defaults=dict(_CNN_DEFAULTS, head="regression"), presets=_PRESETS_CNN, head="regression",
+    description="Single-frame regression CNN on the clip's apex frame (Sec. 3.2): (B, 1) "
+    "valence.",
+    **_COMMON,
+)

@@ -21,8 +21,22 @@ import keras
 from ferzoo.layers.frames import FoldFrames, UnfoldFrames
 from ferzoo.layers.lstformer import LSTformer
 from ferzoo.layers.tce import TemporalChannelExcitation
-from ferzoo.registry import register_model
+from ferzoo.registry import Paper, register_model
 
+PAPER = Paper(
+    "lstpnet",
+    "Lu et al. 2023, Long short-term perception network for dynamic facial expression "
+    "recognition (PRCV 2023)",
+)
+
+NUM_CLASSES = 7  # the released DFEW / FERV39k / AFEW checkpoints
+FRAMES = 16  # LSTPNet code: 8 segments x 2 consecutive frames
+IMAGE_SIZE = 224  # LSTPNet code, GroupResize(224)
+WIDTH = 64  # ResNet-18 stem width; stages are width x (1, 2, 4, 8)
+DEPTH = 2  # LSTformer depth, LSTPNet code temporal_transformer(depth=2)
+HEADS = 8  # LSTPNet code
+DIM_HEAD = 64  # LSTPNet code
+MLP_DIM = 4096  # LSTPNet code
 BATCH_NORM_EPSILON = 1e-5  # PyTorch nn.BatchNorm2d default (Keras: 1e-3)
 BATCH_NORM_MOMENTUM = 0.9  # PyTorch momentum 0.1 in Keras' convention
 STAGES = ((1, 1, False), (2, 2, True), (3, 4, True), (4, 8, True))  # (layer, width x, TCE)
@@ -67,29 +81,16 @@ def _basic_block(x, filters, stride, frames, tce, name):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-@register_model(
-    paper="lstpnet",
-    sampling="segments",
-    recipe="lstpnet",
-    description="LSTPNet: ResNet-18 with temporal channel excitation + LSTformer",
-    tiny=dict(frames=4, image_size=32, width=4, heads=2, dim_head=4, mlp_dim=16),
-    presets={
-        # 1/4 width (transformer dim 128), 8 frames (4 segments x 2) at 64x64: with
-        # --recipe lstpnet_cpu, 24 epochs on the synthetic data take ~11 min on a shared
-        # 2-core CPU and reach 98.0 % / 99.3 % test WAR (seeds 0 / 1, unseen subjects).
-        "cpu": dict(frames=8, image_size=64, width=16, heads=4, dim_head=32, mlp_dim=512),
-    },
-)
 def lstpnet(
-    num_classes: int = 7,  # the released DFEW / FERV39k / AFEW checkpoints
-    frames: int = 16,  # LSTPNet code: 8 segments x 2 consecutive frames
-    image_size: int | tuple[int, int] = 224,  # LSTPNet code, GroupResize(224)
+    num_classes: int = NUM_CLASSES,
+    frames: int = FRAMES,
+    image_size: int | tuple[int, int] = IMAGE_SIZE,
     channels: int = 3,
-    width: int = 64,  # ResNet-18 stem width; stages are width x (1, 2, 4, 8)
-    depth: int = 2,  # LSTformer depth, LSTPNet code temporal_transformer(depth=2)
-    heads: int = 8,  # LSTPNet code
-    dim_head: int = 64,  # LSTPNet code
-    mlp_dim: int = 4096,  # LSTPNet code
+    width: int = WIDTH,
+    depth: int = DEPTH,
+    heads: int = HEADS,
+    dim_head: int = DIM_HEAD,
+    mlp_dim: int = MLP_DIM,
     activation: str = "softmax",
 ) -> keras.Model:
     """LSTPNet (Lu et al. 2023): per-frame ResNet-18 + TCE, LSTformer, mean over time.
@@ -144,3 +145,21 @@ def lstpnet(
     if activation == "softmax":
         outputs = keras.layers.Softmax(name="probabilities", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name="lstpnet")
+
+
+register_model(
+    "lstpnet", lstpnet, paper=PAPER, sampling="segments", recipe="lstpnet",
+    description="LSTPNet: ResNet-18 with temporal channel excitation + LSTformer",
+    defaults=dict(
+        num_classes=NUM_CLASSES, frames=FRAMES, image_size=IMAGE_SIZE, channels=3,
+        width=WIDTH, depth=DEPTH, heads=HEADS, dim_head=DIM_HEAD, mlp_dim=MLP_DIM,
+        activation="softmax",
+    ),
+    presets={
+        "tiny": dict(frames=4, image_size=32, width=4, heads=2, dim_head=4, mlp_dim=16),
+        # 1/4 width (transformer dim 128), 8 frames (4 segments x 2) at 64x64: with
+        # --recipe lstpnet_cpu, 24 epochs on the synthetic data take ~11 min on a shared
+        # 2-core CPU and reach 98.0 % / 99.3 % test WAR (seeds 0 / 1, unseen subjects).
+        "cpu": dict(frames=8, image_size=64, width=16, heads=4, dim_head=32, mlp_dim=512),
+    },
+)

@@ -25,7 +25,7 @@ the sparse projections carry an L1 penalty of 1e-4. The layer counts of Sec. 4.2
 
 from __future__ import annotations
 
-import inspect
+import functools
 from typing import Sequence
 
 import keras
@@ -33,30 +33,47 @@ import numpy as np
 from keras import ops
 
 from ferzoo.layers import SpatialRecursiveLayer, TemporalRecursiveLayer
-from ferzoo.registry import register_model
+from ferzoo.registry import Paper, register_model
+
+PAPER = Paper(
+    "rfscnn",
+    "Zhou, Video expression recognition method based on spatiotemporal recurrent neural "
+    "network and feature fusion (RFSCNN)",
+)
 
 FLOW_CHANNELS = 3  # (dx, dy, magnitude): RFSCNN Sec. 3.1
 FUSIONS = ("product", "concat", "sum")  # RFSCNN Sec. 3.4
 POOL_SIZE, POOL_STRIDE = 3, 2  # decision: AlexNet-style overlapping max-pool
+FRAMES = 16  # RFSCNN Sec. 3.1: L = 16
+IMAGE_SIZE = 227  # RFSCNN Sec. 3.1: 227x227x3
+CONV_FILTERS = (8, 16)  # RFSCNN Sec. 4.3
+CONV_KERNELS = (11, 5)  # decision: AlexNet conv1/conv2 kernels
+CONV_STRIDES = (4, 1)  # decision: AlexNet conv1/conv2 strides
+SPATIAL_UNITS = 30  # STRNN sp_hidden
+SPATIAL_PROJECTION = 10  # STRNN sp_projection (K_d)
+TEMPORAL_UNITS = 30  # STRNN tp_hidden
+TEMPORAL_PROJECTION = 5  # STRNN tp_projection (L_d)
+FEATURE_UNITS = 64  # RFSCNN Sec. 4.3: fully connected layer of 64
+SPARSITY = 1e-4  # decision: L1 factor of the "sparse projection"
 
 
 def build_rfscnn(
     streams: Sequence[str] = ("video", "flow"),
     fusion: str = "product",  # RFSCNN Sec. 3.4 (multiplication fusion)
     num_classes: int = 6,
-    frames: int = 16,  # RFSCNN Sec. 3.1: L = 16
-    image_size: int | tuple[int, int] = 227,  # RFSCNN Sec. 3.1: 227x227x3
+    frames: int = FRAMES,
+    image_size: int | tuple[int, int] = IMAGE_SIZE,
     channels: int = 3,
-    conv_filters: Sequence[int] = (8, 16),  # RFSCNN Sec. 4.3
-    conv_kernels: Sequence[int] = (11, 5),  # decision: AlexNet conv1/conv2 kernels
-    conv_strides: Sequence[int] = (4, 1),  # decision: AlexNet conv1/conv2 strides
+    conv_filters: Sequence[int] = CONV_FILTERS,
+    conv_kernels: Sequence[int] = CONV_KERNELS,
+    conv_strides: Sequence[int] = CONV_STRIDES,
     batch_norm: bool = True,  # decision
-    spatial_units: int = 30,  # STRNN sp_hidden
-    spatial_projection: int = 10,  # STRNN sp_projection (K_d)
-    temporal_units: int = 30,  # STRNN tp_hidden
-    temporal_projection: int = 5,  # STRNN tp_projection (L_d)
-    feature_units: int = 64,  # RFSCNN Sec. 4.3: fully connected layer of 64
-    sparsity: float = 1e-4,  # decision: L1 factor of the "sparse projection"
+    spatial_units: int = SPATIAL_UNITS,
+    spatial_projection: int = SPATIAL_PROJECTION,
+    temporal_units: int = TEMPORAL_UNITS,
+    temporal_projection: int = TEMPORAL_PROJECTION,
+    feature_units: int = FEATURE_UNITS,
+    sparsity: float = SPARSITY,
     dropout: float = 0.0,
 ) -> keras.Model:
     """Build an RFSCNN variant.
@@ -134,8 +151,8 @@ def _stream(x, stream, conv_filters, conv_kernels, conv_strides, batch_norm,
     """Per-frame CNN -> spatial recursive layer -> temporal recursive layer."""
     steps, height, width, channels = x.shape[1:]
     y = ops.reshape(x, (-1, height, width, channels))  # (B, L, H, W, C) -> (B*L, H, W, C)
-    for i, (filters, kernel, stride) in enumerate(zip(conv_filters, conv_kernels,
-                                                       conv_strides), start=1):
+    convs = zip(conv_filters, conv_kernels, conv_strides)
+    for i, (filters, kernel, stride) in enumerate(convs, start=1):
         y = keras.layers.Conv2D(
             filters, kernel, strides=stride, padding="same", use_bias=not batch_norm,
             name=f"{stream}_conv{i}",
@@ -203,51 +220,56 @@ def fuse_features(a: np.ndarray, b: np.ndarray, fusion: str = "product") -> np.n
 
 # --- registered variants: the rows of Table 1 and the fusion alternatives of Sec. 3.4 ---
 
-_TINY = dict(
-    frames=4, image_size=16, conv_filters=(4, 4), conv_kernels=(3, 3), conv_strides=(1, 1),
-    spatial_units=4, spatial_projection=2, temporal_units=4, temporal_projection=2,
-    feature_units=8,
+DEFAULTS = dict(
+    num_classes=6, frames=FRAMES, image_size=IMAGE_SIZE, channels=3,
+    conv_filters=CONV_FILTERS, conv_kernels=CONV_KERNELS, conv_strides=CONV_STRIDES,
+    batch_norm=True, spatial_units=SPATIAL_UNITS, spatial_projection=SPATIAL_PROJECTION,
+    temporal_units=TEMPORAL_UNITS, temporal_projection=TEMPORAL_PROJECTION,
+    feature_units=FEATURE_UNITS, sparsity=SPARSITY, dropout=0.0,
 )
-# A 2-core CPU run on the synthetic data: 64x64 frames, a 6x6 traversal grid.
-_CPU = dict(image_size=64, conv_kernels=(5, 3), conv_strides=(2, 1))
-_TEMPLATE = inspect.signature(build_rfscnn)
-
-
-def _variant(name: str, streams: tuple[str, ...], fusion: str, description: str):
-    """Register ``name`` as a thin entry point of :func:`build_rfscnn`."""
-
-    def builder(**kwargs) -> keras.Model:
-        return build_rfscnn(streams=streams, fusion=fusion, **kwargs)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = description
-    builder.__signature__ = _TEMPLATE.replace(parameters=[
-        p for p in _TEMPLATE.parameters.values() if p.name not in ("streams", "fusion")
-    ])
-    return register_model(
-        name, paper="rfscnn", tiny=_TINY, presets={"cpu": _CPU},
-        description=description, sampling="rfscnn_segment", streams=streams,
-        recipe="rfscnn_paper",
-    )(builder)
-
-
-rfscnn = _variant(
-    "rfscnn", ("video", "flow"), "product",
-    "RFSCNN: spatial + temporal streams with STRNN, product fusion (Zhou, Table 1 fused)",
+PRESETS = {
+    "tiny": dict(
+        frames=4, image_size=16, conv_filters=(4, 4), conv_kernels=(3, 3),
+        conv_strides=(1, 1), spatial_units=4, spatial_projection=2, temporal_units=4,
+        temporal_projection=2, feature_units=8,
+    ),
+    # A 2-core CPU run on the synthetic data: 64x64 frames, a 6x6 traversal grid.
+    "cpu": dict(image_size=64, conv_kernels=(5, 3), conv_strides=(2, 1)),
+}
+_COMMON = dict(
+    paper=PAPER, defaults=DEFAULTS, presets=PRESETS, sampling="rfscnn_segment",
+    recipe="rfscnn_paper",
 )
-rfscnn_spatial = _variant(
-    "rfscnn_spatial", ("video",), "product",
-    "RFSCNN spatial stream only: face frames (Zhou, Table 1 spatial feature)",
+_TWO_STREAMS = ("video", "flow")
+
+register_model(
+    "rfscnn", functools.partial(build_rfscnn, streams=_TWO_STREAMS, fusion="product"),
+    streams=_TWO_STREAMS,
+    description="RFSCNN: spatial + temporal streams with STRNN, product fusion (Zhou, "
+    "Table 1 fused)",
+    **_COMMON,
 )
-rfscnn_temporal = _variant(
-    "rfscnn_temporal", ("flow",), "product",
-    "RFSCNN temporal stream only: optical flow (Zhou, Table 1 temporal feature)",
+register_model(
+    "rfscnn_spatial", functools.partial(build_rfscnn, streams=("video",), fusion="product"),
+    streams=("video",),
+    description="RFSCNN spatial stream only: face frames (Zhou, Table 1 spatial feature)",
+    **_COMMON,
 )
-rfscnn_concat = _variant(
-    "rfscnn_concat", ("video", "flow"), "concat",
-    "RFSCNN with concatenation fusion (Zhou, Sec. 3.4)",
+register_model(
+    "rfscnn_temporal", functools.partial(build_rfscnn, streams=("flow",), fusion="product"),
+    streams=("flow",),
+    description="RFSCNN temporal stream only: optical flow (Zhou, Table 1 temporal feature)",
+    **_COMMON,
 )
-rfscnn_sum = _variant(
-    "rfscnn_sum", ("video", "flow"), "sum",
-    "RFSCNN with sum fusion (Zhou, Sec. 3.4)",
+register_model(
+    "rfscnn_concat", functools.partial(build_rfscnn, streams=_TWO_STREAMS, fusion="concat"),
+    streams=_TWO_STREAMS,
+    description="RFSCNN with concatenation fusion (Zhou, Sec. 3.4)",
+    **_COMMON,
+)
+register_model(
+    "rfscnn_sum", functools.partial(build_rfscnn, streams=_TWO_STREAMS, fusion="sum"),
+    streams=_TWO_STREAMS,
+    description="RFSCNN with sum fusion (Zhou, Sec. 3.4)",
+    **_COMMON,
 )

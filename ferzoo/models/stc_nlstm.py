@@ -41,13 +41,23 @@ Choices the paper leaves open (decisions, also in docs/design.md#stc-nlstm):
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import keras
 
 from ferzoo.layers import MSPPNorm
-from ferzoo.registry import register_model
+from ferzoo.registry import Paper, register_model
 
+PAPER = Paper(
+    "stc_nlstm",
+    "Yu et al. 2018, Spatio-temporal convolutional features with nested LSTM for facial "
+    "expression recognition (Neurocomputing)",
+)
+
+FRAMES = 18  # Table 2 (CK+'s mean length; 22 for Oulu-CASIA and MMI, Sec. 4.1)
+IMAGE_SIZE = 64  # Table 2
+CHANNELS = 3  # Table 2
 WIDTH = 64  # Table 2: C(3, 64) in every conv layer
 NUM_CONV_LAYERS = 5  # Table 2: conv1 .. conv5
 LEVELS = (8, 4, 2)  # Table 2: mspp [8, 4, 2]
@@ -223,80 +233,41 @@ def _build(
     return keras.Model(video, _classifier(x, num_classes, dropout), name=variant)
 
 
-_COMMON = dict(paper="stc_nlstm", sampling="uniform", recipe="stc_nlstm_paper")
+# --- registered variants: the model of Sec. 3 and the ablations of Sec. 4.2 ---
 
-
-@register_model(tiny=TINY, presets={"cpu": CPU}, **_COMMON)
-def stc_nlstm(
-    num_classes: int = 6,
-    frames: int = 18,  # Table 2 (CK+'s mean length; 22 for Oulu-CASIA and MMI, Sec. 4.1)
-    image_size: int = 64,  # Table 2
-    channels: int = 3,  # Table 2
-    num_conv_layers: int = NUM_CONV_LAYERS,
-    width: int = WIDTH,
-    levels: Sequence[int] = LEVELS,
-    lstm_units: int = LSTM_UNITS,
-    lstm_layers: int = LSTM_LAYERS,
-    pool_after: Sequence[int] = POOL_AFTER,
-    dropout: float = 0.0,
-) -> keras.Model:
-    """STC-NLSTM: 3DCNN, MSPP-norm + T-LSTM per conv layer, C-LSTM, softmax (Sec. 3)."""
-    return _build("stc_nlstm", **locals())
-
-
-@register_model(tiny=TINY, presets={"cpu": CPU}, **_COMMON)
-def stc_slstm(
-    num_classes: int = 6,
-    frames: int = 18,
-    image_size: int = 64,
-    channels: int = 3,
-    num_conv_layers: int = NUM_CONV_LAYERS,
-    width: int = WIDTH,
-    levels: Sequence[int] = LEVELS,
-    lstm_units: int = LSTM_UNITS,
-    lstm_layers: int = LSTM_LAYERS,
-    pool_after: Sequence[int] = POOL_AFTER,
-    dropout: float = 0.0,
-) -> keras.Model:
-    """STC-SLSTM ablation: all layers' MSPP sequences summed -> LSTM (Sec. 4.2)."""
-    return _build("stc_slstm", **locals())
-
-
-@register_model(tiny=TINY, presets={"cpu": CPU}, **_COMMON)
-def stc_lstm(
-    num_classes: int = 6,
-    frames: int = 18,
-    image_size: int = 64,
-    channels: int = 3,
-    num_conv_layers: int = NUM_CONV_LAYERS,
-    width: int = WIDTH,
-    levels: Sequence[int] = LEVELS,
-    lstm_units: int = LSTM_UNITS,
-    lstm_layers: int = LSTM_LAYERS,
-    pool_after: Sequence[int] = POOL_AFTER,
-    dropout: float = 0.0,
-) -> keras.Model:
-    """STC-LSTM ablation: the last conv layer's MSPP sequence -> LSTM (Sec. 4.2)."""
-    return _build("stc_lstm", **locals())
-
-
+DEFAULTS = dict(
+    num_classes=6, frames=FRAMES, image_size=IMAGE_SIZE, channels=CHANNELS,
+    num_conv_layers=NUM_CONV_LAYERS, width=WIDTH, levels=LEVELS, lstm_units=LSTM_UNITS,
+    lstm_layers=LSTM_LAYERS, pool_after=POOL_AFTER, dropout=0.0,
+)
+PRESETS = {"tiny": TINY, "cpu": CPU}
+# STC has no LSTM: its defaults and presets leave out the LSTM arguments.
 _LSTM_ARGS = ("levels", "lstm_units", "lstm_layers")
+_STC_DEFAULTS = {k: v for k, v in DEFAULTS.items() if k not in _LSTM_ARGS}
+_STC_PRESETS = {
+    preset: {k: v for k, v in overrides.items() if k not in _LSTM_ARGS}
+    for preset, overrides in PRESETS.items()
+}
+_COMMON = dict(paper=PAPER, sampling="uniform", recipe="stc_nlstm_paper")
 
-
-@register_model(
-    tiny={k: v for k, v in TINY.items() if k not in _LSTM_ARGS},
-    presets={"cpu": {k: v for k, v in CPU.items() if k not in _LSTM_ARGS}},
+register_model(
+    "stc_nlstm", functools.partial(_build, "stc_nlstm"), defaults=DEFAULTS, presets=PRESETS,
+    description="STC-NLSTM: 3DCNN, MSPP-norm + T-LSTM per conv layer, C-LSTM, softmax "
+    "(Sec. 3).",
     **_COMMON,
 )
-def stc(
-    num_classes: int = 6,
-    frames: int = 18,
-    image_size: int = 64,
-    channels: int = 3,
-    num_conv_layers: int = NUM_CONV_LAYERS,
-    width: int = WIDTH,
-    pool_after: Sequence[int] = POOL_AFTER,
-    dropout: float = 0.0,
-) -> keras.Model:
-    """STC ablation: the 3DCNN alone, last conv layer -> FC -> softmax (Sec. 4.2)."""
-    return _build("stc", **locals())
+register_model(
+    "stc_slstm", functools.partial(_build, "stc_slstm"), defaults=DEFAULTS, presets=PRESETS,
+    description="STC-SLSTM ablation: all layers' MSPP sequences summed -> LSTM (Sec. 4.2).",
+    **_COMMON,
+)
+register_model(
+    "stc_lstm", functools.partial(_build, "stc_lstm"), defaults=DEFAULTS, presets=PRESETS,
+    description="STC-LSTM ablation: the last conv layer's MSPP sequence -> LSTM (Sec. 4.2).",
+    **_COMMON,
+)
+register_model(
+    "stc", functools.partial(_build, "stc"), defaults=_STC_DEFAULTS, presets=_STC_PRESETS,
+    description="STC ablation: the 3DCNN alone, last conv layer -> FC -> softmax (Sec. 4.2).",
+    **_COMMON,
+)
