@@ -20,6 +20,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ferzoo import layers, models  # noqa: E402,F401  (registers layers and models)
 from ferzoo.registry import (  # noqa: E402
+    Paper,
     RegistryError,
     build,
     get_entry,
@@ -41,6 +42,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Paper",
     "RegistryError",
     "build",
     "get_entry",

@@ -13,9 +13,9 @@ instead of warning, and an unknown name lists close matches.
 Each model module declares its paper beside its models, as a :class:`Paper`;
 :func:`papers` lists the papers that have registered models. ``ferzoo.models``
 imports every module in its folder, so adding a paper to the code is one new file
-there and nothing else: ``tests/test_all_models.py`` then checks each variant's ``tiny``
+there and nothing else: ``tests/models/test_all_models.py`` then checks each variant's ``tiny``
 preset, and the paper's page ``docs/models/<key>.md`` documents it
-(``tests/test_docs.py`` asks for one). A sixth paper, ``ferzoo/models/mynet.py``::
+(``tests/catalog/test_docs.py`` asks for one). A sixth paper, ``ferzoo/models/mynet.py``::
 
     import functools
 

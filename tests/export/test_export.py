@@ -8,7 +8,6 @@ must fail with ExportError (strict xfail), so a limit that goes away is noticed.
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import keras
@@ -16,20 +15,19 @@ import numpy as np
 import pytest
 
 import ferzoo
+import ferzoo.export as export_module
 from ferzoo import registry
 from ferzoo.export import (
     ExportError,
     ExportParityError,
     calibration_feeds,
     export,
-    tflite_ops,
 )
+from ferzoo.export import onnx as onnx_export
+from ferzoo.export import tflite_ops
 from ferzoo.export.runtime import TFLiteRuntime, open_runtime
 from ferzoo.export.tflite_rewrites import _conv3d_as_conv2d, tflite_rewrites
-
-# ``ferzoo.export`` is the function; the module is reached through importlib.
-export_module = importlib.import_module("ferzoo.export")
-onnx_export = importlib.import_module("ferzoo.export.onnx")
+from ferzoo.models.stcam import PAPER as STCAM_PAPER
 
 # name -> why it cannot be exported to every format. Shown in the README; never skipped.
 KNOWN_EXPORT_LIMITS: dict[str, str] = {}
@@ -89,10 +87,15 @@ def toy_model():
 
 @pytest.fixture
 def registered_toy():
-    @registry.register_model("_export_toy", paper="stcam", tiny=dict(frames=4),
-                             sampling="uniform", description="A toy for export tests.")
-    def _export_toy(num_classes=6, frames=4, image_size=16, channels=3):
+    def _export_toy(num_classes, frames, image_size, channels):
         return _conv_lstm_model(frames, image_size, num_classes, name="export_toy")
+
+    registry.register_model(
+        "_export_toy", _export_toy, paper=STCAM_PAPER,
+        defaults=dict(num_classes=6, frames=4, image_size=16, channels=3),
+        presets={"tiny": dict(frames=4)}, sampling="uniform",
+        description="A toy for export tests.",
+    )
 
     yield "_export_toy"
     registry.unregister_model("_export_toy")

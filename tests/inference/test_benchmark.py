@@ -9,16 +9,20 @@ import pytest
 
 from ferzoo import registry
 from ferzoo.inference.benchmark import SECTIONS, BenchmarkConfig, run_benchmark, write_results
+from ferzoo.models.stc_nlstm import PAPER as STC_PAPER
 
 
 @pytest.fixture
 def toy_name():
-    @registry.register_model("_bench_toy", paper="stc_nlstm", tiny={})
-    def _bench_toy(num_classes=6, frames=4, image_size=16, channels=3):
+    def _bench_toy(num_classes, frames, image_size, channels):
         video = keras.Input((frames, image_size, image_size, channels), name="video")
         x = keras.layers.GlobalAveragePooling3D()(keras.layers.Conv3D(4, 3)(video))
         return keras.Model(video, keras.layers.Dense(num_classes, activation="softmax")(x))
 
+    registry.register_model(
+        "_bench_toy", _bench_toy, paper=STC_PAPER,
+        defaults=dict(num_classes=6, frames=4, image_size=16, channels=3), presets={"tiny": {}},
+    )
     yield "_bench_toy"
     registry.unregister_model("_bench_toy")
 

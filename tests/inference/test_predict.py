@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 
 import cv2
@@ -12,12 +11,13 @@ import numpy as np
 import pytest
 
 import ferzoo
+import ferzoo.export as export_module
 from ferzoo import registry
 from ferzoo.cli import main as cli_main
 from ferzoo.inference.predict import NoFaceFound, Predictor, Timeline, flow_input
+from ferzoo.models.stc_nlstm import PAPER as STC_PAPER
 
 LABELS = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
-export_module = importlib.import_module("ferzoo.export")
 
 
 def _toy(num_classes=6, frames=4, image_size=16, channels=3, flow=False):
@@ -35,11 +35,14 @@ def _toy(num_classes=6, frames=4, image_size=16, channels=3, flow=False):
 
 @pytest.fixture
 def toy_name():
-    @registry.register_model("_predict_toy", paper="stc_nlstm", tiny={})
-    def _predict_toy(num_classes=6, frames=4, image_size=16, channels=3):
+    def _predict_toy(num_classes, frames, image_size, channels):
         keras.utils.set_random_seed(0)
         return _toy(num_classes, frames, image_size, channels)
 
+    registry.register_model(
+        "_predict_toy", _predict_toy, paper=STC_PAPER,
+        defaults=dict(num_classes=6, frames=4, image_size=16, channels=3), presets={"tiny": {}},
+    )
     yield "_predict_toy"
     registry.unregister_model("_predict_toy")
 
