@@ -207,3 +207,23 @@ def test_every_converter_has_a_preparing_page_linked_from_the_docs_index():
     docs_index = (REPO / "docs" / "README.md").read_text()
     for link in ("datasets/README.md", "models/README.md", "../CHANGELOG.md"):
         assert f"({link})" in docs_index, f"docs/README.md does not link {link}"
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_results_and_no_repository_tooling(tmp_path):
+    """``ferzoo models --markdown`` reads the results from package data, so a wheel must
+    hold them; docs generation, sweeps and benchmarks scripts stay in tools/."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from ferzoo import catalog
+
+    assert catalog.RESULTS_DIR == REPO / "ferzoo" / "catalog" / "results"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path), str(REPO)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("ferzoo-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ferzoo/catalog/results/synthetic.json" in names
+    assert "ferzoo/catalog/results/export.json" in names
+    assert not [n for n in names if n.startswith(("tools/", "tests/", "docs/"))]
