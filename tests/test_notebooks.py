@@ -1,10 +1,13 @@
 """The Colab notebooks under notebooks/: committed with current outputs, and they run.
 
-The fast tests read the committed .ipynb files: the Colab badge and the install cell come
-first, every code cell has outputs and none failed, the promised plots are there, and the
-code hash stored by ``tools/run_notebooks.py`` matches the code cells (so a cell edited
-without re-running the notebook fails here: rerun ``python tools/run_notebooks.py``).
-The slow test executes every notebook top to bottom with nbclient.
+Each notebook ``notebooks/NAME.ipynb`` is built from its source ``notebooks/NAME.py``
+(jupytext's percent format) by ``tools/run_notebooks.py``, which also executes it and
+stores its outputs. The fast tests read the committed .ipynb files: their cells are those
+of the source (so a source edited without re-running fails here: run
+``python tools/run_notebooks.py notebooks/NAME.py``), the Colab badge and the install cell
+come first, every code cell has outputs and none failed, the promised plots are there, and
+the code hash stored by ``tools/run_notebooks.py`` matches the code cells. The slow test
+builds every notebook from its source and executes it top to bottom with nbclient.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ nbformat = pytest.importorskip("nbformat")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
+# The project's public repository: every notebook's badge and install cell name it.
+REPO_URL = "https://github.com/ferzoo/ferzoo"
 
 # Notebook -> the least number of image outputs (plots, figures) it promises.
 MIN_IMAGES = {
@@ -49,25 +54,31 @@ def _images(nb) -> int:
                if any(kind.startswith("image/") for kind in output.get("data", {})))
 
 
+def _source(filename: str) -> Path:
+    """The jupytext source of a notebook: notebooks/NAME.py."""
+    return NOTEBOOK_DIR / Path(filename).with_suffix(".py").name
+
+
 def test_every_notebook_is_listed():
     assert sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(MIN_IMAGES)
-    assert sorted(_tool("make_notebooks").NOTEBOOKS) == sorted(MIN_IMAGES)
+    assert sorted(p.name for p in NOTEBOOK_DIR.glob("*.py")) == sorted(
+        _source(filename).name for filename in MIN_IMAGES)
 
 
 @pytest.mark.parametrize("filename", sorted(MIN_IMAGES))
-def test_cells_are_those_of_the_generator(filename):
-    generated = _tool("make_notebooks").make_notebook(filename)
-    expected = [(c.cell_type, c.source) for c in generated.cells]
+def test_cells_are_those_of_the_source(filename):
+    built = _tool("run_notebooks").build(_source(filename))
+    expected = [(c.cell_type, c.source) for c in built.cells]
     committed = [(c.cell_type, c.source) for c in _read(filename).cells]
     assert committed == expected, (
-        f"{filename} differs from tools/make_notebooks.py; edit the generator, then run "
-        "python tools/make_notebooks.py && python tools/run_notebooks.py")
+        f"{filename} differs from its source notebooks/{_source(filename).name}; run "
+        f"python tools/run_notebooks.py notebooks/{_source(filename).name}")
 
 
 @pytest.mark.parametrize("filename", sorted(MIN_IMAGES))
 def test_badge_then_install_cell(filename):
     nb = _read(filename)
-    repo = _tool("make_notebooks").REPO_URL
+    repo = REPO_URL
     first_markdown = next(cell for cell in nb.cells if cell.cell_type == "markdown")
     assert nb.cells[0] is first_markdown
     assert "https://colab.research.google.com/assets/colab-badge.svg" in first_markdown.source
@@ -87,7 +98,7 @@ def test_committed_outputs_are_current(filename):
     assert stored, f"{filename} was not executed by tools/run_notebooks.py"
     assert stored == _tool("run_notebooks").code_hash(nb), (
         f"{filename}: code cells changed since the outputs were made; run "
-        f"python tools/run_notebooks.py notebooks/{filename}")
+        f"python tools/run_notebooks.py notebooks/{_source(filename).name}")
     for index, cell in enumerate(_code_cells(nb)):
         assert cell.execution_count is not None, f"{filename}: code cell {index} not run"
         assert cell.outputs, f"{filename}: code cell {index} has no output"
@@ -109,13 +120,13 @@ def test_outputs_name_no_machine_paths(filename):
 @pytest.mark.slow
 @pytest.mark.parametrize("filename", sorted(MIN_IMAGES))
 def test_notebook_runs_top_to_bottom(filename, tmp_path):
-    """Execute the notebook in a fresh kernel, in a temporary folder; any cell error fails."""
+    """Build the notebook from its source and execute it in a fresh kernel, in a temporary
+    folder; any cell error fails."""
+    pytest.importorskip("jupytext")
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     if filename.startswith("03_"):
         for module in ("tf2onnx", "onnxruntime", "ai_edge_litert"):
             pytest.importorskip(module)
-    copy = tmp_path / filename
-    copy.write_text((NOTEBOOK_DIR / filename).read_text())
-    nb = _tool("run_notebooks").execute(copy, workdir=tmp_path)
+    nb = _tool("run_notebooks").execute(_source(filename), workdir=tmp_path)
     assert _images(nb) >= MIN_IMAGES[filename]

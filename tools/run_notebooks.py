@@ -1,15 +1,19 @@
-"""Execute the notebooks and write them back WITH their outputs (what is committed).
+"""Build the notebooks from their sources, execute them and write them WITH their outputs.
 
-    python tools/run_notebooks.py                       # every notebooks/*.ipynb
-    python tools/run_notebooks.py notebooks/01_quickstart.ipynb
+    python tools/run_notebooks.py                       # every notebooks/*.py
+    python tools/run_notebooks.py notebooks/01_quickstart.py
     python tools/run_notebooks.py --check               # execute only, write nothing
 
-Each notebook runs top to bottom in a fresh ``python3`` kernel, in a temporary working
-folder (what it writes under ``notebook_runs/`` is thrown away), with the repository on
-``PYTHONPATH`` so the kernel imports this checkout's ferzoo. A failing cell stops with its
-traceback. After a run the notebook's metadata records (``metadata.ferzoo``) the SHA-256
-of its code cells' sources and the ferzoo version: ``tests/test_notebooks.py`` checks that
-the stored hash still matches the code, i.e. that the committed outputs are current.
+The source of ``notebooks/NAME.ipynb`` is ``notebooks/NAME.py``, in jupytext's percent
+format (``# %% [markdown]`` and ``# %%`` cells): edit the ``.py``, then run this tool, which
+builds the notebook from it with jupytext, runs it top to bottom in a fresh ``python3``
+kernel, in a temporary working folder (what it writes under ``notebook_runs/`` is thrown
+away), with the repository on ``PYTHONPATH`` so the kernel imports this checkout's ferzoo,
+and writes ``notebooks/NAME.ipynb`` with its outputs (committed: read on GitHub, opened in
+Colab). A failing cell stops with its traceback. The notebook's metadata records
+(``metadata.ferzoo``) the SHA-256 of its code cells' sources and the ferzoo version:
+``tests/test_notebooks.py`` checks that the committed cells are those of the source and
+that the stored hash still matches them, i.e. that the committed outputs are current.
 """
 
 from __future__ import annotations
@@ -37,6 +41,23 @@ def code_hash(nb) -> str:
     sources = [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
                for cell in nb["cells"] if cell["cell_type"] == "code"]
     return hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+
+
+def build(source: str | os.PathLike):
+    """The notebook (without outputs) of a jupytext percent-format source ``NAME.py``."""
+    import jupytext
+
+    source = Path(source)
+    nb = jupytext.read(source, fmt="py:percent")
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []},
+    }
+    for i, cell in enumerate(nb.cells):  # stable ids: no diff noise when rebuilt
+        cell["id"] = f"{source.stem[:2]}-{i:02d}"
+        cell["metadata"] = {}
+    return nb
 
 
 def kernel_environment() -> dict[str, str]:
@@ -67,12 +88,12 @@ def _strip_noise(nb) -> None:
         cell["outputs"] = kept
 
 
-def execute(path: str | os.PathLike, workdir: str | os.PathLike | None = None):
-    """Run one notebook in ``workdir`` (default: a temporary folder); return it executed."""
-    import nbformat
+def execute(source: str | os.PathLike, workdir: str | os.PathLike | None = None):
+    """Build the notebook of ``source`` (``NAME.py``) and run it in ``workdir`` (default: a
+    temporary folder); return it executed."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    nb = build(source)
     with tempfile.TemporaryDirectory(prefix="ferzoo-nb-") as tmp:
         client = NotebookClient(
             nb, kernel_name="python3", timeout=CELL_TIMEOUT, record_timing=False,
@@ -103,19 +124,21 @@ def main(argv=None) -> int:
     import nbformat
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+    parser.add_argument("notebooks", nargs="*",
+                        help="sources notebooks/NAME.py (or their .ipynb); default: all")
     parser.add_argument("--check", action="store_true", help="execute only, write nothing")
     args = parser.parse_args(argv)
-    paths = [Path(p) for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-    for path in paths:
+    sources = [Path(p).with_suffix(".py") for p in args.notebooks]
+    sources = sources or sorted(NOTEBOOK_DIR.glob("*.py"))
+    for source in sources:
         start = time.time()
-        nb = execute(path)
+        nb = execute(source)
         seconds = time.time() - start
         if not args.check:
             stamp(nb)
-            nbformat.write(nb, path)
-        print(f"{path.name}: ran in {seconds:.0f} s{'' if args.check else ', written'}",
-              flush=True)
+            nbformat.write(nb, source.with_suffix(".ipynb"))
+        print(f"{source.with_suffix('.ipynb').name}: ran in {seconds:.0f} s"
+              f"{'' if args.check else ', written'}", flush=True)
     return 0
 
 
