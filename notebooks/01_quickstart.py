@@ -38,29 +38,9 @@ print("ferzoo", ferzoo.__version__)
 import json
 from pathlib import Path
 
-import io
-
 import matplotlib.pyplot as plt
-from IPython.display import Image, display
 
-
-def show(fig, dpi=80, jpeg=False):
-    """Display a matplotlib figure (under any backend) and close it; JPEG for photos."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg" if jpeg else "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue(), format="jpeg" if jpeg else "png"))
-
-
-def show_file(path, scale=1.0, width=None):
-    """Display an image file as a JPEG, scaled (keeps the notebook small)."""
-    import cv2
-
-    image = cv2.imread(str(path))
-    if scale != 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    display(Image(data.tobytes(), format="jpeg", width=width))
+from ferzoo.inference.display import show, show_file
 
 WORK = Path("notebook_runs/01_quickstart")  # everything this notebook writes
 
@@ -144,7 +124,7 @@ command = [sys.executable, "-m", "ferzoo.cli", "evaluate", "--run", str(run_dir)
            "--out", str(run_dir / "evaluation")]
 print("$ ferzoo " + " ".join(command[3:]))
 print(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-display(Image(filename=str(run_dir / "evaluation" / "test_confusion.png"), width=420))
+show_file(str(run_dir / "evaluation" / "test_confusion.png"), width=420, jpeg=False)
 
 # %% [markdown]
 # ## Predict on a real video
@@ -186,7 +166,7 @@ print(f"{len(timeline)} windows of {predictor.frames} face frames; "
       f"faces: {timeline.notes['frames_detected']} frames detected")
 for row in timeline.rows()[:3]:
     print({k: row[k] for k in ("start_s", "end_s", "top_label", "top_probability")})
-display(Image(filename=timeline.files["plot"], width=700))
+show_file(timeline.files["plot"], width=700, jpeg=False)
 
 # %% [markdown]
 # ## Next

@@ -57,29 +57,10 @@ import numpy as np
 from ferzoo import sample_media
 from ferzoo.video.io import read_clip
 
-import io
-
 import matplotlib.pyplot as plt
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
-
-def show(fig, dpi=80, jpeg=False):
-    """Display a matplotlib figure (under any backend) and close it; JPEG for photos."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg" if jpeg else "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue(), format="jpeg" if jpeg else "png"))
-
-
-def show_file(path, scale=1.0, width=None):
-    """Display an image file as a JPEG, scaled (keeps the notebook small)."""
-    import cv2
-
-    image = cv2.imread(str(path))
-    if scale != 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    display(Image(data.tobytes(), format="jpeg", width=width))
+from ferzoo.inference.display import show
 
 WORK = Path("notebook_runs/02_your_dataset")
 real_dir = WORK / "real_clips"

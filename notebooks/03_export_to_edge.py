@@ -46,29 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-import io
-
 import matplotlib.pyplot as plt
-from IPython.display import Image, display
 
-
-def show(fig, dpi=80, jpeg=False):
-    """Display a matplotlib figure (under any backend) and close it; JPEG for photos."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg" if jpeg else "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue(), format="jpeg" if jpeg else "png"))
-
-
-def show_file(path, scale=1.0, width=None):
-    """Display an image file as a JPEG, scaled (keeps the notebook small)."""
-    import cv2
-
-    image = cv2.imread(str(path))
-    if scale != 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    display(Image(data.tobytes(), format="jpeg", width=width))
+from ferzoo.inference.display import show, show_file
 
 from ferzoo.training.trainer import train
 
@@ -189,4 +169,4 @@ predictor = Predictor(export_dir / "hybrid_cnn_int8.tflite", labels=labels)
 timeline = predictor.predict(sample_media.path("smiling_man.mp4"),
                              out_dir=WORK / "prediction")
 print(f"runtime: {predictor.runtime.format}, {len(timeline)} windows")
-display(Image(filename=timeline.files["plot"], width=700))
+show_file(timeline.files["plot"], width=700, jpeg=False)
