@@ -6,15 +6,10 @@ a progress bar, CSV and TensorBoard logs, a checkpoint after every epoch, resume
 the last completed epoch, model selection on a held-out validation part (never the test
 split), and early stopping.
 
-Run folder::
-
-    run.json                 what was asked for (model, preset, overrides, recipe, data ...)
-    state.json               completed epochs, best epoch, history: the resume point
-    ckpt/epoch-0007.*        weights (.weights.h5) and optimiser state (.opt.npz) of the
-                             last completed epoch
-    best.weights.h5          weights of the best validation epoch
-    model.keras              the selected model, ready for ``keras.saving.load_model``
-    history.csv, tensorboard/, test_report.json, test_confusion.png, test_predictions.csv
+The run folder (:mod:`ferzoo.training.run_folder`: ``run.json``, ``state.json``, the
+last checkpoint, ``best.weights.h5``, ``model.keras``) also holds ``history.csv``,
+``tensorboard/``, ``test_report.json``, ``test_confusion.png`` and
+``test_predictions.csv``.
 
 Distribution (docs/distributed.md): the strategy comes from ``--strategy`` (``auto``:
 MultiWorkerMirrored when ``TF_CONFIG`` names a cluster, else Mirrored over the local
