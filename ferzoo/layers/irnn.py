@@ -6,9 +6,8 @@ state is carried over unchanged and gradients neither vanish nor explode), the i
 kernel to small Gaussian values and the bias to zero. Jain et al. (2018, Sec. 3.1, 3.3)
 put such an RNN on top of per-frame CNN features.
 
-The recurrence is unrolled over the (static) number of time steps with plain
-``keras.ops`` matmuls, so a model using it exports to TFLite with builtin ops only and
-quantises to int8 (no WHILE loop; see docs/design.md#what-the-stack-does-and-does-not-do).
+Each recurrent layer of the stack is a ``keras.layers.SimpleRNN``, unrolled over the
+(static) number of time steps: see :class:`IRNN` for why.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import math
 
 import keras
-from keras import ops
 
 # Le et al. 2015, Sec. 4: non-recurrent weights ~ N(0, 0.001). The 0.001 is a standard
 # deviation, as in the Keras reference implementation of Le et al.'s experiment
@@ -48,6 +46,16 @@ class IRNN(keras.layers.Layer):
     0.001 everywhere the loss stayed at ln 6 for 30 epochs with SGD and with Adam.
     ``hidden_kernel_stddev=0.001`` gives that all-0.001 stack.
 
+    The recurrences are Keras' own ``SimpleRNN`` layers (ReLU or tanh, identity
+    recurrent initialiser), one per layer of the stack, in ``self.rnns``. Unrolled over
+    the static T (``unroll=True``) they leave no WHILE loop in the graph, so a model
+    using the IRNN exports to TFLite in float32, dynamic-range and int8 with builtin ops
+    only (int8 calibration of a WHILE-loop RNN crashed, see
+    docs/design.md#what-the-stack-does-and-does-not-do) and to ONNX. They compute the
+    recurrence above as the earlier hand-written loop did (with the same weights the
+    outputs agree to float32 rounding), and Keras' layer also carries masking and
+    (recurrent) dropout should a model need them.
+
     Args:
         units: hidden units per layer (Jain et al. Table 2: best 150).
         num_layers: stacked recurrent layers (Jain et al. Table 3: best 6).
@@ -68,9 +76,9 @@ class IRNN(keras.layers.Layer):
     Example:
 
     >>> x = keras.random.normal((2, 5, 200))  # (B, T, D)
-    >>> IRNN(150, num_layers=6)(x).shape
+    >>> tuple(IRNN(150, num_layers=6)(x).shape)
     (2, 150)
-    >>> IRNN(8, return_sequences=True)(x).shape
+    >>> tuple(IRNN(8, return_sequences=True)(x).shape)
     (2, 5, 8)
 
     References:
@@ -109,7 +117,23 @@ class IRNN(keras.layers.Layer):
         self.recurrent_gain = float(recurrent_gain)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.kernels, self.recurrent_kernels, self.biases = [], [], []
+        # The kernel initialisers are set in build, where T (and so the stddev between
+        # stacked layers) is known.
+        self.rnns = [
+            keras.layers.SimpleRNN(
+                self.units,
+                activation="relu" if self.relu else "tanh",
+                recurrent_initializer=keras.initializers.Identity(gain=self.recurrent_gain),
+                bias_initializer="zeros",
+                kernel_regularizer=self.kernel_regularizer,
+                recurrent_regularizer=self.recurrent_regularizer,
+                return_sequences=self.return_sequences or i < self.num_layers - 1,
+                unroll=True,
+                dtype=self.dtype_policy,
+                name=f"simple_rnn_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[1] is None or input_shape[-1] is None:
@@ -118,46 +142,21 @@ class IRNN(keras.layers.Layer):
                 f"feature size, got {tuple(input_shape)}; give the model's Input a fixed "
                 f"number of frames"
             )
-        features = int(input_shape[-1])
         hidden_stddev = self.hidden_kernel_stddev
         if hidden_stddev is None:  # He-normal / sqrt(T): each stacked layer keeps the scale
             hidden_stddev = math.sqrt(2.0 / (self.units * int(input_shape[1])))
-        for i in range(self.num_layers):
-            self.kernels.append(self.add_weight(
-                name=f"kernel_{i}",
-                shape=(features if i == 0 else self.units, self.units),
-                initializer=keras.initializers.RandomNormal(
-                    stddev=self.kernel_stddev if i == 0 else hidden_stddev
-                ),
-                regularizer=self.kernel_regularizer,
-            ))
-            self.recurrent_kernels.append(self.add_weight(
-                name=f"recurrent_kernel_{i}",
-                shape=(self.units, self.units),
-                initializer=keras.initializers.Identity(gain=self.recurrent_gain),
-                regularizer=self.recurrent_regularizer,
-            ))
-            self.biases.append(self.add_weight(
-                name=f"bias_{i}", shape=(self.units,), initializer="zeros",
-            ))
+        shape = tuple(input_shape)
+        for i, rnn in enumerate(self.rnns):
+            rnn.cell.kernel_initializer = keras.initializers.RandomNormal(
+                stddev=self.kernel_stddev if i == 0 else hidden_stddev
+            )
+            rnn.build(shape)
+            shape = (shape[0], shape[1], self.units)
 
     def call(self, inputs):
-        activation = ops.relu if self.relu else ops.tanh
-        steps = inputs.shape[1]
-        sequence = inputs
-        for i in range(self.num_layers):
-            # Input projection of every step at once: (B, T, D) -> (B, T, units).
-            projected = ops.matmul(sequence, self.kernels[i]) + self.biases[i]
-            h = activation(projected[:, 0, :])  # h_0 = 0, so the recurrent term vanishes
-            states = [h]
-            for t in range(1, steps):
-                h = activation(projected[:, t, :] + ops.matmul(h, self.recurrent_kernels[i]))
-                states.append(h)
-            last = i == self.num_layers - 1
-            if last and not self.return_sequences:
-                return h
-            sequence = ops.stack(states, axis=1)  # (B, T, units)
-        return sequence
+        for rnn in self.rnns:
+            inputs = rnn(inputs)
+        return inputs
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:

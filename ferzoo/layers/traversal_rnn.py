@@ -16,7 +16,8 @@ per-direction weights as the batch axis of the matmul. A static gather puts the 
 "skewed" order (diagonal, row) once; cells of the skewed array that lie outside the grid
 are masked to zero. Everything is unrolled at trace time from the static h, w and L, so
 the graph holds only MatMul, Gather, Pad, Concat, Reshape, Transpose and element-wise
-ops: TFLite builtins and plain ONNX.
+ops: TFLite builtins and plain ONNX. The temporal layer's two RNNs are Keras
+``SimpleRNN`` layers, unrolled over the static L in the same way.
 """
 
 from __future__ import annotations
@@ -253,6 +254,17 @@ class TemporalRecursiveLayer(keras.layers.Layer):
     L1-regularised, "sparse") and likewise q^b are combined as
     ``o = P^f vec(q^f) + P^b vec(q^b)``.
 
+    The two recurrences are Keras' own ``SimpleRNN`` layers (``forward_rnn`` and
+    ``backward_rnn``, the latter with ``go_backwards=True`` and its states put back in
+    time order before the projection); G and P are this layer's own weights. Unrolled
+    over the static L (``unroll=True``) they leave no WHILE loop in the graph, so RFSCNN
+    exports to TFLite in float32, dynamic-range and int8 with builtin ops only (int8
+    calibration of a WHILE-loop RNN crashed, see
+    docs/design.md#what-the-stack-does-and-does-not-do) and to ONNX. They compute the
+    recurrences above as the earlier hand-written loops did (with the same weights the
+    outputs agree to float32 rounding), and Keras' layer also carries masking and
+    (recurrent) dropout should a model need them.
+
     Args:
         units: hidden size of each RNN (STRNN default 30).
         projection_size: L_d, the length after the temporal projection (STRNN default 5).
@@ -291,6 +303,19 @@ class TemporalRecursiveLayer(keras.layers.Layer):
         self.projection_size = int(projection_size)
         self.output_units = int(output_units)
         self.sparsity = float(sparsity)
+        rnn = dict(
+            activation="relu",
+            kernel_initializer="glorot_uniform",
+            recurrent_initializer=keras.initializers.Orthogonal(gain=0.5),
+            bias_initializer="zeros",
+            return_sequences=True,
+            unroll=True,
+            dtype=self.dtype_policy,
+        )
+        self.forward_rnn = keras.layers.SimpleRNN(self.units, name="forward_rnn", **rnn)
+        self.backward_rnn = keras.layers.SimpleRNN(
+            self.units, go_backwards=True, name="backward_rnn", **rnn
+        )
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[1] is None or input_shape[2] is None:
@@ -298,16 +323,11 @@ class TemporalRecursiveLayer(keras.layers.Layer):
                 f"{self.name}: expected (batch, L, features) with static L, got "
                 f"{tuple(input_shape)}"
             )
-        _, steps, features = input_shape
+        _, steps, _ = input_shape
         u, ld = self.units, self.projection_size
+        self.forward_rnn.build(tuple(input_shape))
+        self.backward_rnn.build(tuple(input_shape))
         for side in ("forward", "backward"):
-            setattr(self, f"{side}_kernel", self.add_weight(
-                name=f"{side}_kernel", shape=(features, u), initializer="glorot_uniform"))
-            setattr(self, f"{side}_recurrent_kernel", self.add_weight(
-                name=f"{side}_recurrent_kernel", shape=(u, u),
-                initializer=keras.initializers.Orthogonal(gain=0.5)))
-            setattr(self, f"{side}_bias", self.add_weight(
-                name=f"{side}_bias", shape=(u,), initializer="zeros"))
             setattr(self, f"{side}_projection", self.add_weight(
                 name=f"{side}_projection", shape=(steps, ld),
                 initializer=keras.initializers.RandomNormal(stddev=(1.0 / steps) ** 0.5),
@@ -315,16 +335,13 @@ class TemporalRecursiveLayer(keras.layers.Layer):
             setattr(self, f"{side}_output_kernel", self.add_weight(
                 name=f"{side}_output_kernel", shape=(ld, u, self.output_units),
                 initializer="glorot_uniform"))
-        self._steps = steps
 
     def call(self, inputs):
-        steps, u, ld = self._steps, self.units, self.projection_size
-        kernel = ops.concatenate([self.forward_kernel, self.backward_kernel], axis=-1)
-        x = ops.matmul(inputs, kernel)  # (B, L, 2u): R^f m_t and R^b m_t
-        forward = self._run(x[..., :u], self.forward_recurrent_kernel, self.forward_bias,
-                            range(steps))
-        backward = self._run(x[..., u:], self.backward_recurrent_kernel, self.backward_bias,
-                             range(steps - 1, -1, -1))
+        u, ld = self.units, self.projection_size
+        forward = self.forward_rnn(inputs)  # (B, L, u): h_1^f .. h_L^f
+        # go_backwards returns the states in the order computed (h_L^b first): flip them
+        # back so that step t meets G_t.
+        backward = ops.flip(self.backward_rnn(inputs), axis=1)
         out = 0.0
         for hidden, projection, output_kernel in (
             (forward, self.forward_projection, self.forward_output_kernel),
@@ -336,18 +353,6 @@ class TemporalRecursiveLayer(keras.layers.Layer):
             w = ops.reshape(ops.transpose(output_kernel, (1, 0, 2)), (u * ld, -1))
             out = out + ops.matmul(q, w)
         return out
-
-    @staticmethod
-    def _run(x, recurrent_kernel, bias, order):
-        """ReLU RNN over time steps in ``order``; returns (B, L, u) in time order."""
-        states, h = {}, None
-        for t in order:
-            z = x[:, t] + bias
-            if h is not None:
-                z = z + ops.matmul(h, recurrent_kernel)
-            h = ops.relu(z)
-            states[t] = h
-        return ops.stack([states[t] for t in sorted(states)], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_units)

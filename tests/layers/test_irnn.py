@@ -1,5 +1,5 @@
 """IRNN: initialisation (identity recurrence, N(0, 0.001^2) kernel, zero bias), a numpy
-reference of the stacked recurrence, serialisation and TFLite export."""
+reference of the stacked recurrence, serialisation and TFLite export (builtin ops)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 
 from ferzoo.layers import IRNN
 from ferzoo.layers.irnn import KERNEL_STDDEV
+from tests import runtimes
 from tests.keras_checks import run_layer_test
 
 
 def _weights_by_kind(layer):
     """{'kernel': [...], 'recurrent_kernel': [...], 'bias': [...]} in layer order."""
     out = {"kernel": [], "recurrent_kernel": [], "bias": []}
-    for variable in layer.weights:
-        kind = variable.path.split("/")[-1].rsplit("_", 1)[0]
-        out[kind].append(keras.ops.convert_to_numpy(variable))
+    for variable in layer.weights:  # .../simple_rnn_<i>/simple_rnn_cell/<kind>
+        out[variable.path.split("/")[-1]].append(keras.ops.convert_to_numpy(variable))
     return out
 
 
@@ -120,6 +120,23 @@ def test_layer_contract(tmp_path):
     run_layer_test(
         IRNN(5, return_sequences=True, kernel_regularizer="l2"), x, (2, 4, 5), tmp_path=None
     )
+
+
+def test_recurrences_are_unrolled_simple_rnns_and_export_to_tflite_builtins(tmp_path):
+    """One unrolled Keras SimpleRNN per layer: no WHILE loop, builtin TFLite ops only."""
+    keras.utils.set_random_seed(4)
+    layer = IRNN(4, num_layers=2, kernel_stddev=0.3)
+    assert len(layer.rnns) == 2
+    for rnn in layer.rnns:
+        assert type(rnn) is keras.layers.SimpleRNN and rnn.unroll
+    inputs = keras.Input((5, 3), name="features")
+    model = keras.Model(inputs, layer(inputs))
+    x = np.abs(np.random.default_rng(5).normal(size=(2, 5, 3))).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    assert np.abs(expected).max() > 1e-3  # not an all-zero ReLU output
+    path = runtimes.export_tflite(model, tmp_path / "irnn.tflite")
+    assert "WHILE" not in runtimes.assert_builtin_ops(path)
+    np.testing.assert_allclose(runtimes.run_tflite(path, x), expected, atol=1e-5)
 
 
 def test_rejects_dynamic_time_and_bad_sizes():

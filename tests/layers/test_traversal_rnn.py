@@ -1,4 +1,5 @@
-"""The spatial and temporal recursive layers against plain-Python loops (RFSCNN Sec. 3.3)."""
+"""The spatial and temporal recursive layers against plain-Python loops (RFSCNN Sec. 3.3);
+the temporal layer's export to TFLite builtins."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from ferzoo.layers import SpatialRecursiveLayer, TemporalRecursiveLayer
+from tests import runtimes
 from tests.keras_checks import run_layer_test
 
 # Written out again here (not imported) so the test checks the layer against docs/design.md#rfscnn.
@@ -110,21 +112,28 @@ def test_spatial_layer_degenerate_grids(grid):
 
 def temporal_reference(m, layer):
     """Forward and backward ReLU RNNs, projections G (L -> L_d) and o = P^f q^f + P^b q^b."""
-    w = {v.path.split("/")[-1]: np.asarray(v, "float64") for v in layer.weights}
+    # The layer's own projections and output kernels, and each RNN's R, V and b.
+    w = {v.path.split("/")[-1]: np.asarray(v, "float64") for v in layer.weights
+         if "_rnn/" not in v.path}
+    for side in ("forward", "backward"):
+        cell = getattr(layer, f"{side}_rnn").cell
+        for name in ("kernel", "recurrent_kernel", "bias"):
+            w[f"{side}_{name}"] = np.asarray(getattr(cell, name), "float64")
     batch, steps, _ = m.shape
     out = np.zeros((batch, layer.output_units))
     for side, order in (("forward", range(steps)), ("backward", range(steps - 1, -1, -1))):
         for n in range(batch):
             h = np.zeros(layer.units)
             states = {}
+            kernel, recurrent, bias = (w[f"{side}_{name}"]
+                                       for name in ("kernel", "recurrent_kernel", "bias"))
             for t in order:
-                h = relu(m[n, t] @ w[f"{side}_kernel"] + h @ w[f"{side}_recurrent_kernel"]
-                         + w[f"{side}_bias"])
+                h = relu(m[n, t] @ kernel + h @ recurrent + bias)
                 states[t] = h
             q = np.zeros((layer.projection_size, layer.units))
             for t in range(steps):
-                for l in range(layer.projection_size):
-                    q[l] += w[f"{side}_projection"][t, l] * states[t]
+                for k in range(layer.projection_size):
+                    q[k] += w[f"{side}_projection"][t, k] * states[t]
             out[n] += np.einsum("lu,luo->o", q, w[f"{side}_output_kernel"])
     return out
 
@@ -160,6 +169,23 @@ def test_temporal_backward_rnn_reads_the_future():
     layer.backward_output_kernel.assign(np.zeros(layer.backward_output_kernel.shape))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(m)),
                                keras.ops.convert_to_numpy(layer(m2)), atol=1e-6)
+
+
+def test_temporal_rnns_are_unrolled_simple_rnns_and_export_to_tflite_builtins(tmp_path):
+    """Forward and backward unrolled Keras SimpleRNNs: no WHILE loop, builtin TFLite ops."""
+    keras.utils.set_random_seed(6)
+    layer = TemporalRecursiveLayer(units=4, projection_size=2, output_units=3)
+    for rnn, backwards in ((layer.forward_rnn, False), (layer.backward_rnn, True)):
+        assert type(rnn) is keras.layers.SimpleRNN and rnn.unroll
+        assert rnn.go_backwards is backwards and rnn.return_sequences
+    inputs = keras.Input((5, 3), name="slices")
+    model = keras.Model(inputs, layer(inputs))
+    m = np.random.default_rng(7).normal(size=(2, 5, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(m))
+    assert np.abs(expected).max() > 1e-3
+    path = runtimes.export_tflite(model, tmp_path / "temporal.tflite")
+    assert "WHILE" not in runtimes.assert_builtin_ops(path)
+    np.testing.assert_allclose(runtimes.run_tflite(path, m), expected, atol=1e-5)
 
 
 def test_layers_shapes_config_and_saving(tmp_path):
