@@ -26,8 +26,15 @@ import keras
 
 import ferzoo
 from ferzoo.catalog import (
-    EXPORT_RESULTS, SYNTHETIC_RESULTS, TABLE_BEGIN, TABLE_END, ResultsError,
-    _checked_results, exports_cell, load_results, model_table,
+    EXPORT_RESULTS,
+    SYNTHETIC_RESULTS,
+    TABLE_BEGIN,
+    TABLE_END,
+    ResultsError,
+    checked_results,
+    exports_cell,
+    load_results,
+    model_table,
 )
 from ferzoo.data.synthetic import SyntheticConfig
 from ferzoo.data.writer import atomic_write_text
@@ -292,7 +299,7 @@ def results_section(paper: str, synthetic: str | os.PathLike = SYNTHETIC_RESULTS
                     exports: str | os.PathLike = EXPORT_RESULTS) -> str:
     """The generated part of ``docs/models/<paper>.md``: every variant's synthetic test
     result (with the command that made it) and its exportable formats."""
-    accuracy, exported = _checked_results(synthetic, exports)
+    accuracy, exported = checked_results(synthetic, exports)
     rows = ["| model | test WAR | test UAR | test clips | preset | recipe | epochs (best) | "
             "training data | exports checked against Keras |",
             "| --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |"]

@@ -116,7 +116,7 @@ def exports_cell(entry: Mapping[str, Any] | None) -> str:
 
 
 # ------------------------------------------------------------------------- the table
-def _checked_results(synthetic, exports) -> tuple[dict[str, Any], dict[str, Any]]:
+def checked_results(synthetic, exports) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both results files, loaded; :class:`ResultsError` for an unregistered model."""
     accuracy, exported = load_results(synthetic), load_results(exports)
     check_results(accuracy, str(synthetic))
@@ -152,7 +152,7 @@ def model_table(names: Sequence[str], synthetic: str | os.PathLike = SYNTHETIC_R
     from the results files ``synthetic`` and ``exports``; an entry there for a model that
     is not registered raises :class:`ResultsError`.
     """
-    accuracy, exported = _checked_results(synthetic, exports)
+    accuracy, exported = checked_results(synthetic, exports)
     rows = [
         "| model | paper | input (T x H x W x C) | trainable parameters | FLOPs / clip | "
         "frame sampling | synthetic test WAR / UAR (cpu preset) | exports checked against Keras |",

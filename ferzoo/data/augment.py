@@ -25,7 +25,7 @@ DEFAULT_AUGMENT = {"flip": True, "rotate": 5.0, "crop": 0.9}
 ZERO_FLOW = (128.0 / 255.0, 128.0 / 255.0, 0.0)
 
 
-def _rotation_transform(angle, height, width):
+def rotation_transform(angle, height, width):
     """Projective transform (8 numbers) that rotates an image about its centre."""
     cos, sin = tf.cos(angle), tf.sin(angle)
     cx, cy = (tf.cast(width, tf.float32) - 1) / 2, (tf.cast(height, tf.float32) - 1) / 2
@@ -44,7 +44,7 @@ def rotate(frames, angle):
     """
     shape = tf.shape(frames)
     t, h, w, c = shape[0], shape[1], shape[2], shape[3]
-    a = _rotation_transform(angle, h, w)
+    a = rotation_transform(angle, h, w)
     hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
     ys, xs = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")
     sx, sy = a[0] * xs + a[1] * ys + a[2], a[3] * xs + a[4] * ys + a[5]  # source of (x, y)

@@ -182,7 +182,8 @@ def _subject_filter(subjects: Iterable[str] | None, exclude: bool):
     return keep
 
 
-def _decode_uint8(encoded, channels: int):
+def decode_uint8(encoded, channels: int):
+    """A clip's encoded frames (JPEG or PNG strings, (T,)) -> uint8 frames (T, H, W, C)."""
     return tf.map_fn(
         lambda b: tf.io.decode_image(b, channels=channels, expand_animations=False),
         encoded, fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8),
@@ -190,7 +191,7 @@ def _decode_uint8(encoded, channels: int):
 
 
 def _decode_frames(encoded, channels: int):
-    return tf.image.convert_image_dtype(_decode_uint8(encoded, channels), tf.float32)
+    return tf.image.convert_image_dtype(decode_uint8(encoded, channels), tf.float32)
 
 
 def _pick_frames(stored, index):
@@ -219,7 +220,7 @@ def decode_all_frames(example: dict, spec: InputSpec, augment: dict | None) -> d
     for prefix, stream in (("image", "video"), ("flow", "flow")):
         if stream not in spec.streams:
             continue
-        frames = _decode_uint8(example[f"{prefix}/encoded"], 3)
+        frames = decode_uint8(example[f"{prefix}/encoded"], 3)
         shape = tf.shape(frames)
         frames = tf.cond(
             tf.logical_and(shape[1] > size[0], shape[2] > size[1]),

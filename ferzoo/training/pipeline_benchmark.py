@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from ferzoo import registry
 from ferzoo.data import augment
-from ferzoo.data.pipeline import InputSpec, _decode_uint8, make_dataset
+from ferzoo.data.pipeline import InputSpec, decode_uint8, make_dataset
 from ferzoo.data.schema import parse_example
 from ferzoo.data.synthetic import SyntheticConfig, render_clip, subject_name
 from ferzoo.data.writer import read_manifest, write_split
@@ -226,19 +226,19 @@ def stage_costs(folder: Path, frames: int, repeats: int = 30) -> list[dict[str, 
 
     jpeg = first_clip(folder)
     png_folder = Path(str(folder).replace("-jpeg-", "-png-"))
-    video = tf.image.convert_image_dtype(_decode_uint8(jpeg, 3), tf.float32)
+    video = tf.image.convert_image_dtype(decode_uint8(jpeg, 3), tf.float32)
     size = int(video.shape[1])
     crop = video[:, : int(size * 0.9), : int(size * 0.9)]
     angle = tf.constant(5 * math.pi / 180)
     flip = tf.constant(True)
     half = (size // 2, size // 2)
-    transform = tf.tile(augment._rotation_transform(angle, size, size)[None], [frames, 1])
+    transform = tf.tile(augment.rotation_transform(angle, size, size)[None], [frames, 1])
     stages = [
-        ("decode JPEG (q95)", "used", lambda: _decode_uint8(jpeg, 3)),
-        ("decode PNG", "not used", (lambda: _decode_uint8(first_clip(png_folder), 3))
+        ("decode JPEG (q95)", "used", lambda: decode_uint8(jpeg, 3)),
+        ("decode PNG", "not used", (lambda: decode_uint8(first_clip(png_folder), 3))
          if png_folder.exists() else None),
         ("decode JPEG, then uint8 -> float32", "used", lambda: tf.image.convert_image_dtype(
-            _decode_uint8(jpeg, 3), tf.float32)),
+            decode_uint8(jpeg, 3), tf.float32)),
         ("flip: tf.where (both computed)", "before", lambda: tf.where(
             flip, tf.reverse(crop, [2]), crop)),
         ("flip: tf.cond", "used", lambda: tf.cond(flip, lambda: tf.reverse(crop, [2]),

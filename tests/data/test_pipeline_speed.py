@@ -96,7 +96,7 @@ def test_frames_cache_serves_later_epochs_from_memory(fake_dir, tmp_path):
                                           ((1, 9, 7, 3), 3.1), ((2, 8, 8, 3), 0.0)])
 def test_rotate_equals_tensorflows_projective_transform(shape, angle):
     frames = tf.random.uniform(shape, seed=5)
-    transform = tf.tile(augment._rotation_transform(tf.constant(angle), shape[1], shape[2])[None],
+    transform = tf.tile(augment.rotation_transform(tf.constant(angle), shape[1], shape[2])[None],
                         [shape[0], 1])
     want = tf.raw_ops.ImageProjectiveTransformV3(
         images=frames, transforms=transform, output_shape=shape[1:3],
