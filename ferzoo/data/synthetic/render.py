@@ -12,13 +12,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-
-if TYPE_CHECKING:
-    from ferzoo.data.synthetic.config import SyntheticConfig
 
 EXPRESSIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 NEUTRAL = "neutral"
@@ -474,11 +470,12 @@ def _subject_assets(seed: int, subject_id: int, canvas: int) -> tuple[Subject, n
     return subject, _background(subject, seed, canvas)
 
 
-def render_face(config: SyntheticConfig, subject_id: int, actions=None,
+def render_face(config, subject_id: int, actions=None,
                 pose=(0.0, 0.0, 0.0, 1.0)) -> np.ndarray:
     """One frame of a subject, without lighting change or noise: uint8 (size, size, 3).
 
     Args:
+        config: the dataset's settings (a ``SyntheticConfig``: its ``size`` and ``seed``).
         actions: action vector (len(ACTIONS),), e.g. from :func:`expression_actions`;
             None for the subject's neutral face.
         pose: (dx, dy, rotation, scale): head offset as a fraction of the frame,
