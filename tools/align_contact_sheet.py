@@ -1,19 +1,19 @@
 """Align the faces of some clips and tile them into one PNG (red crosses: where the eyes
-must sit). Default: the three real head-pose GIFs of shared/data/real.
+must sit). Default: the three real head-pose GIFs of tests/data/real.
 
-    FERZOO_SHARED=/work/shared python tools/align_contact_sheet.py out.png [--size 112] [clips ...]
+    python tools/align_contact_sheet.py out.png [--size 112] [clips ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 
 from ferzoo.video.faces import (  # noqa: E402
     FaceOptions, align_clip, aligned_eye_positions, contact_sheet,
@@ -22,8 +22,7 @@ from ferzoo.video.io import FrameSource  # noqa: E402
 
 
 def main(argv=None) -> None:
-    shared = Path(os.environ.get("FERZOO_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    default = [str(shared / "data" / "real" / f"head-pose-face-detection-{n}.gif")
+        default = [str(REAL / f"head-pose-face-detection-{n}.gif")
                for n in ("male", "female", "female-and-male")]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")

@@ -1,10 +1,10 @@
-"""Conversion throughput (clips/s, frames/s) on the real sample clips of shared/data/real.
+"""Conversion throughput (clips/s, frames/s) on the real sample clips of tests/data/real.
 
 Builds a generic-layout tree of ``--copies`` links to each head-pose GIF (141 frames of
 480x270 per copy of the three), converts it, and prints the rates from the conversion
 report. Frames/s counts input frames read and written.
 
-    FERZOO_SHARED=/work/shared python tools/measure_conversion.py [--copies 2] [--workers 1]
+    python tools/measure_conversion.py [--copies 2] [--workers 1]
         [--no-detect] [--every 1] [--max-side N] [--size 64]
 """
 
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 
 from ferzoo.data.converters import convert  # noqa: E402
 from ferzoo.video.faces import FaceOptions  # noqa: E402
@@ -43,8 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-refine", action="store_true")
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args(argv)
-    shared = Path(os.environ.get("FERZOO_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    real = shared / "data" / "real"
+        real = REAL
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         for label, name in GIFS.items():

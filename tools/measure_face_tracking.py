@@ -1,18 +1,17 @@
 """What detecting on fewer / smaller frames costs in eye-point accuracy, and saves in time.
 
 Reference: MTCNN on every frame at full resolution, no smoothing. Each setting is
-compared with it on the same clips (the real GIFs in shared/data/real by default):
+compared with it on the same clips (the real GIFs in tests/data/real by default):
 mean, 95th percentile and max eye-point error in pixels and in % of the eye distance,
 and the time per frame.
 
-    FERZOO_SHARED=/work/shared python tools/measure_face_tracking.py [clips ...]
+    python tools/measure_face_tracking.py [clips ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 
 from ferzoo.video.faces import (  # noqa: E402
     FaceOptions, NoFaceError, eye_errors, track_face,
@@ -37,8 +37,7 @@ SETTINGS = [  # (every, max_side, between)
 
 
 def main(argv=None) -> None:
-    shared = Path(os.environ.get("FERZOO_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    real = shared / "data" / "real"
+        real = REAL
     default = [str(real / f"head-pose-face-detection-{n}.gif")
                for n in ("male", "female", "female-and-male")]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
