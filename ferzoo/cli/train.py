@@ -46,6 +46,7 @@ def cmd_train(args) -> int:
         synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
         per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
         mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
+        fold=args.fold,
     )
     print(json.dumps(result, indent=1))
     return 0
@@ -110,7 +111,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", help="training shards: glob pattern or folder "
                                   "(default: the built-in synthetic dataset)")
     p.add_argument("--val-data", help="validation shards (default: held-out subjects)")
-    p.add_argument("--test-data", help="test shards (default with synthetic data: its test split)")
+    p.add_argument("--test-data", help="test shards (default with synthetic data: its test "
+                                       "split; with a converted folder of one 'all' split: "
+                                       "the test subjects of its protocol's fold)")
+    p.add_argument("--fold", type=int,
+                   help="a converted folder without a fixed train/test split: the fold of "
+                        "its subject-independent protocol whose subjects are held out for "
+                        "test (default 1; the folds of ferzoo crossval)")
     p.add_argument("--out", help="run folder (default runs/MODEL); rerun to resume")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)

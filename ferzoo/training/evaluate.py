@@ -81,8 +81,11 @@ def evaluate_model(
     exclude_subjects=None,
     augment: dict | None = None,
     title: str = "",
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a classifier on clips; with ``out_dir`` write the report files.
+
+    ``record`` adds fields to the report (e.g. the protocol and fold of the test part).
 
     Files written: ``<name>_report.json``, ``<name>_confusion.png`` and
     ``<name>_predictions.csv`` (one row per clip: id, subject, true, predicted, confidence).
@@ -97,6 +100,7 @@ def evaluate_model(
     probs, targets, ids, subjects_seen = predict_dataset(model, ds)
     report = classification_report(probs, targets, label_names)
     report["data"] = [str(f) for f in files]
+    report.update(record or {})
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

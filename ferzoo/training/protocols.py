@@ -255,3 +255,90 @@ def fold_table(folds: Sequence[Fold], data_dir: str | os.PathLike) -> str:
         lines.append(f"{fold.index:>4} {fold.train.count(manifest):>7} {val:>6} "
                      f"{fold.test.count(manifest):>6}  {shown}")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------- one run on a dataset's protocol
+CLIP_LEVEL_WARNING = (
+    "WARNING: {data} has no subject ids (every clip is its own subject), so this split "
+    "is by clip: clips of one person can land in training and in test, and the test "
+    "figure overstates how the model does on new people. Give subjects when converting: "
+    "a 'subject' column in the CSV manifest (path,label,subject), or "
+    "ferzoo convert generic ... --option subject_pattern='^(S\\d+)_' (a regex on the "
+    "clip name whose first group is the subject)."
+)
+
+
+def has_fixed_split(data_dir: str | os.PathLike) -> bool:
+    """Whether a converted dataset ships its own ``train`` split (used as it is)."""
+    manifest = _read_json(Path(data_dir) / "manifest.json")
+    return "train" in manifest["splits"]
+
+
+def subjects_are_clips(data_dir: str | os.PathLike) -> bool:
+    """True when the dataset has no subject ids: each subject holds exactly one clip."""
+    manifest = _read_json(Path(data_dir) / "manifest.json")
+    counts = [n for entry in manifest["splits"].values()
+              for n in entry["per_subject"].values()]
+    return len(counts) > 1 and all(n == 1 for n in counts)
+
+
+def _shown(subjects: Sequence[str], limit: int = 12) -> str:
+    subjects = list(subjects)
+    if len(subjects) <= limit:
+        return ", ".join(subjects)
+    return ", ".join(subjects[:limit]) + f" ... ({len(subjects)} in all)"
+
+
+def protocol_fold(data_dir: str | os.PathLike, fold: int | None = None,
+                  val_fraction: float = DEFAULT_VAL_FRACTION,
+                  seed: int = 0) -> tuple[Fold, dict[str, Any], list[str]]:
+    """The held-out split of one training run on a dataset without a fixed train split.
+
+    The test subjects are fold ``fold`` (default 1) of the dataset's own protocol: the
+    same folds :func:`make_folds` gives ``ferzoo crossval`` (a subject-independent
+    k-fold for datasets converted as one ``all`` split); the validation subjects are
+    held out of the rest by subject (``val_fraction``, seeded).
+
+    Returns:
+        ``(fold, protocol, lines)``: the :class:`Fold`; what the reports record
+        (``kind``, ``fold``, ``folds``, ``order``, ``seed`` and the subjects of each
+        part); lines for the user saying which subjects went where, led by a warning
+        when the dataset has no subject ids (a split by clip leaks identity).
+    """
+    protocol = read_protocol(data_dir)
+    if protocol.get("kind") == "fixed":
+        raise ValueError(f"{data_dir} has a fixed train/test split ({protocol}); it is "
+                         f"used as it is, so there is no fold to pick")
+    folds = make_folds(data_dir, None, val_fraction, seed)
+    index = 1 if fold is None else int(fold)
+    if not 1 <= index <= len(folds):
+        raise ValueError(f"fold {index} does not exist: {data_dir} has {len(folds)} folds "
+                         f"under its {protocol.get('kind')} protocol (use 1..{len(folds)})")
+    chosen = folds[index - 1]
+    manifest = _read_json(Path(data_dir) / "manifest.json")
+
+    def subjects(selection: Selection | None) -> list[str]:
+        if selection is None:
+            return []
+        if selection.subjects is not None:
+            return list(selection.subjects)
+        return _subjects(manifest, selection.splits)
+
+    parts = {"train": subjects(chosen.train), "val": subjects(chosen.val),
+             "test": subjects(chosen.test)}
+    record = {"kind": protocol.get("kind"), "fold": index, "folds": len(folds),
+              "order": protocol.get("order"), "seed": seed, "val_fraction": val_fraction,
+              "clip_level": subjects_are_clips(data_dir),
+              **{f"{k}_subjects": v for k, v in parts.items()}}
+    lines = []
+    if record["clip_level"] and record["kind"] == "kfold":
+        lines.append(CLIP_LEVEL_WARNING.format(data=data_dir))
+    lines.append(f"{data_dir}: no fixed train/test split; fold {index} of its "
+                 f"{len(folds)}-fold {protocol.get('kind')} protocol "
+                 f"(the folds of ferzoo crossval; --fold K picks another)")
+    for part, selection in (("test", chosen.test), ("val", chosen.val),
+                            ("train", chosen.train)):
+        clips = selection.count(manifest) if selection else 0
+        lines.append(f"  {part:5s} {len(parts[part]):3d} subjects, {clips:5d} clips: "
+                     f"{_shown(parts[part]) or '-'}")
+    return chosen, record, lines

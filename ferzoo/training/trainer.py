@@ -71,7 +71,7 @@ from ferzoo.training.evaluate import (
     evaluate_model,
     predict_dataset,
 )
-from ferzoo.training.protocols import holdout_subjects
+from ferzoo.training.protocols import has_fixed_split, holdout_subjects, protocol_fold
 from ferzoo.training.recipes import Recipe, get_recipe
 from ferzoo.training.run_folder import (
     BEST_WEIGHTS,
@@ -108,6 +108,9 @@ class TrainConfig:
     train_subjects: list[str] | None = None
     val_subjects: list[str] | None = None
     test_subjects: list[str] | None = None
+    # A dataset without a fixed train split (one ``all`` split): which fold of its
+    # protocol holds out the test subjects (None: fold 1; protocols.protocol_fold).
+    fold: int | None = None
     # Scale (docs/distributed.md).
     per_replica_batch: int | None = None
     scale_lr: str = "none"
@@ -165,9 +168,45 @@ class Trainer:
         state = self.out / "state.json"
         return json.loads(state.read_text()) if state.exists() else None
 
+    def _protocol_data(self) -> bool:
+        """A converted dataset without a fixed train split: hold out by its protocol."""
+        cfg = self.config
+        data = cfg.data
+        if not (isinstance(data, (str, os.PathLike)) and os.path.isdir(data)
+                and os.path.isfile(os.path.join(data, "manifest.json"))):
+            if cfg.fold is not None:
+                raise DataError("--fold picks a fold of a converted dataset folder's "
+                                f"protocol; {data!r} is not one")
+            return False
+        if has_fixed_split(data):
+            if cfg.fold is not None:
+                raise DataError(f"{data} has a fixed train/test split, used as it is; "
+                                "--fold applies to datasets converted as one 'all' split")
+            return False
+        if cfg.train_subjects is not None or cfg.test_subjects is not None:
+            raise DataError("give either subject lists or a dataset folder to split by its "
+                            "protocol, not both")
+        fold, self.protocol, lines = protocol_fold(data, cfg.fold, cfg.val_fraction, cfg.seed)
+        for line in lines:
+            self.log(line)
+        self.train_files = fold.train.files(data)
+        self.train_subjects = list(fold.train.subjects or []) or None
+        self.test_files = fold.test.files(data) if cfg.test_data is None else \
+            resolve_files(cfg.test_data, "test")
+        self.test_subjects = (list(fold.test.subjects) if cfg.test_data is None
+                              and fold.test.subjects is not None else None)
+        self._protocol_val = [] if fold.val is None else list(fold.val.subjects or [])
+        return True
+
     def _resolve_data(self) -> None:
         cfg = self.config
-        if cfg.data is None:
+        self.protocol: dict[str, Any] | None = None
+        self.train_subjects = cfg.train_subjects
+        self.test_subjects = cfg.test_subjects
+        self._protocol_val: list[str] | None = None
+        if self._protocol_data():
+            pass
+        elif cfg.data is None:
 
             folder = ensure_synthetic(cfg.data_root, SyntheticConfig(**cfg.synthetic))
             self.train_files = resolve_files(folder, "train")
@@ -177,15 +216,16 @@ class Trainer:
             self.test_files = resolve_files(cfg.test_data, "test") if cfg.test_data else None
         self.labels = dataset_labels(self.train_files)
         counts = clip_counts(self.train_files)
-        if cfg.train_subjects is not None:
-            keep = set(cfg.train_subjects) | set(cfg.val_subjects or [])
+        val_subjects = cfg.val_subjects if self._protocol_val is None else self._protocol_val
+        if self.train_subjects is not None:
+            keep = set(self.train_subjects) | set(val_subjects or [])
             counts = {s: n for s, n in counts.items() if s in keep}
         if cfg.val_data:
             self.val_files = resolve_files(cfg.val_data, "val")
             self.val_subjects = None
-        elif cfg.val_subjects is not None:
+        elif val_subjects is not None:
             self.val_files = self.train_files
-            self.val_subjects = list(cfg.val_subjects)
+            self.val_subjects = list(val_subjects)
         else:
             self.val_files = self.train_files
             self.val_subjects = holdout_subjects(counts, cfg.val_fraction, cfg.seed)
@@ -232,7 +272,7 @@ class Trainer:
         def fn(context: tf.distribute.InputContext):
             return make_dataset(
                 self.train_files, self.spec, training=True, batch_size=per_replica_batch,
-                subjects=self.config.train_subjects,
+                subjects=self.train_subjects,
                 exclude_subjects=self.val_subjects, augment=self.recipe.augment,
                 num_classes=self._num_classes, target=self._target,
                 seed=self.config.seed, input_context=context,
@@ -328,6 +368,7 @@ class Trainer:
                 "labels": self.labels, "spec": dataclasses.asdict(self.spec),
                 "recipe": dataclasses.asdict(self.recipe), "replicas": replicas,
                 "train_files": self.train_files, "val_subjects": self.val_subjects,
+                "protocol": self.protocol,
             }, indent=1, default=str))
         state = state or {"epoch": 0, "history": [], "best": None}
         if state["epoch"]:
@@ -451,11 +492,14 @@ class Trainer:
             report = evaluate_model(
                 self.model, self.test_files, self.spec, names,
                 batch_size=self.recipe.batch_size, out_dir=self.out if self.chief else None,
-                augment=self.recipe.augment, subjects=self.config.test_subjects,
+                augment=self.recipe.augment, subjects=self.test_subjects,
                 title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
+                record={"protocol": self.protocol} if self.protocol else None,
             )
             result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
                                                        "per_class_recall")}
+            if self.protocol:
+                result["protocol"] = self.protocol
             self.log(f"test: WAR {report['war']:.2%}  UAR {report['uar']:.2%} "
                      f"on {report['num_clips']} clips (unseen subjects)")
         if self.chief:
