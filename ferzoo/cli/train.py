@@ -66,7 +66,10 @@ def cmd_evaluate(args) -> int:
     labels = info["labels"] or [str(i) for i in range(model.outputs[0].shape[-1])]
     report = evaluate_model(model, data, spec, labels, batch_size=args.batch_size,
                             out_dir=args.out or args.run, name=args.name,
-                            augment=info["recipe"]["augment"])
+                            augment=info["recipe"]["augment"],
+                            labels_known=bool(info["labels"]))
+    if report.get("label_note"):
+        print(f"note: {report['label_note']}", file=sys.stderr)
     print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
                      indent=1))
     return 0

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ferzoo.training.labels import check_labels
 from ferzoo.training.protocols import DEFAULT_VAL_FRACTION, Fold, make_folds, read_protocol
 from ferzoo.training.trainer import train
 
@@ -96,6 +97,11 @@ def crossval(model: str, data: str | Path, *, folds: int | None = None,
         if only and fold.index not in only and not (run / "result.json").exists():
             continue
         if (run / "result.json").exists():
+            run_info = json.loads((run / "run.json").read_text()) \
+                if (run / "run.json").exists() else {}
+            if run_info.get("labels") is not None:
+                check_labels(run_info["labels"], manifest.get("labels"), data=f"the data in {data}",
+                             model=f"the finished fold run {run}")
             result = json.loads((run / "result.json").read_text())
             log(f"fold {fold.index}/{len(fold_list)}: already done ({run})")
         else:

@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ferzoo.data.pipeline import InputSpec, make_dataset, resolve_files
+from ferzoo.data.pipeline import InputSpec, dataset_labels, make_dataset, resolve_files
+from ferzoo.training.labels import check_labels
 from ferzoo.training.metrics import confusion_matrix, per_class_recall, plot_confusion, uar, war
 
 # One traced inference function per model, reused across calls (validation each epoch).
@@ -68,6 +69,11 @@ def classification_report(probs: np.ndarray, labels_true: np.ndarray,
     }
 
 
+def _named(files: Sequence[str]) -> str:
+    """The data as the user knows it: its folder."""
+    return f"the data in {Path(files[0]).parent}"
+
+
 def evaluate_model(
     model: keras.Model,
     data,
@@ -82,24 +88,35 @@ def evaluate_model(
     augment: dict | None = None,
     title: str = "",
     record: dict[str, Any] | None = None,
+    labels_known: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a classifier on clips; with ``out_dir`` write the report files.
 
-    ``record`` adds fields to the report (e.g. the protocol and fold of the test part).
+    ``label_names`` are the model's classes in output order; when ``labels_known`` the
+    data's label list is checked against them (:func:`ferzoo.training.labels.check_labels`:
+    a mismatch raises, a same-order subset is scored on the model's outputs and noted in
+    the report's ``label_note``). ``record`` adds fields to the report (e.g. the protocol
+    and fold of the test part).
 
     Files written: ``<name>_report.json``, ``<name>_confusion.png`` and
     ``<name>_predictions.csv`` (one row per clip: id, subject, true, predicted, confidence).
     """
     files = resolve_files(data, "test")
     spec.check_model(model)
+    index_map, note = (check_labels(label_names, dataset_labels(files), data=_named(files))
+                       if labels_known else (None, None))
     ds = make_dataset(
         files, spec, training=False, batch_size=batch_size, subjects=subjects,
         exclude_subjects=exclude_subjects, num_classes=len(label_names), with_info=True,
         augment=augment,
     )
     probs, targets, ids, subjects_seen = predict_dataset(model, ds)
+    if index_map is not None:
+        targets = index_map[targets.astype(np.int64)]
     report = classification_report(probs, targets, label_names)
     report["data"] = [str(f) for f in files]
+    if note:
+        report["label_note"] = note
     report.update(record or {})
     if out_dir is not None:
         out_dir = Path(out_dir)

@@ -71,6 +71,7 @@ from ferzoo.training.evaluate import (
     evaluate_model,
     predict_dataset,
 )
+from ferzoo.training.labels import check_labels
 from ferzoo.training.protocols import has_fixed_split, holdout_subjects, protocol_fold
 from ferzoo.training.recipes import Recipe, get_recipe
 from ferzoo.training.run_folder import (
@@ -229,10 +230,26 @@ class Trainer:
         else:
             self.val_files = self.train_files
             self.val_subjects = holdout_subjects(counts, cfg.val_fraction, cfg.seed)
+        self._check_other_labels()
         held = set(self.val_subjects or [])
         self.num_train = sum(n for s, n in counts.items() if s not in held)
         if self.num_train == 0:
             raise DataError(f"no training clips in {dataset_dir(self.train_files)}")
+
+    def _check_other_labels(self) -> None:
+        """--val-data and --test-data must have the training data's labels (or a subset)."""
+        self._val_map = None
+        for flag, files in (("--val-data", self.val_files if self.config.val_data else None),
+                            ("--test-data", self.test_files if self.config.test_data else None)):
+            if not files or self.labels is None:
+                continue
+            index_map, note = check_labels(
+                self.labels, dataset_labels(files), data=f"{flag} {dataset_dir(files)}",
+                model=f"the training data {dataset_dir(self.train_files)}")
+            if note:
+                self.log(f"note: {note}")
+            if flag == "--val-data":
+                self._val_map = index_map
 
     def _model_kwargs(self) -> dict[str, Any]:
         kwargs = dict(self.config.overrides)
@@ -290,6 +307,8 @@ class Trainer:
             skip_corrupt=self.config.skip_corrupt,
         )
         out, y, _, _ = predict_dataset(self.model, ds)
+        if self._val_map is not None and self.val_subjects is None:
+            y = self._val_map[y.astype(np.int64)]
         if self._target == "valence":
             return {"val_loss": float(np.mean((out[:, 0] - y) ** 2))}
         probs = np.clip(out, 1e-7, 1.0)
@@ -495,6 +514,7 @@ class Trainer:
                 augment=self.recipe.augment, subjects=self.test_subjects,
                 title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
                 record={"protocol": self.protocol} if self.protocol else None,
+                labels_known=self.labels is not None,
             )
             result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
                                                        "per_class_recall")}
