@@ -6,7 +6,8 @@
 
 Importing ferzoo registers every model (``ferzoo.models``) and every custom layer
 (``ferzoo.layers``), so a saved ``.keras`` file loads with ``keras.saving.load_model``.
-The export stack is imported on first use: ``ferzoo.export.export(model, "out/")``.
+The export stack is imported on first use: ``ferzoo.export.export(model, "out/")``;
+``ferzoo.load(path)`` opens a ``.keras`` file, a run folder or an export folder.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ _LAZY = ("catalog", "data", "export", "inference", "training", "video", "weights
 
 
 def __getattr__(name: str):
+    if name == "load":  # ferzoo.load(path): a .keras file, a run folder or an export folder
+        from ferzoo.inference.loading import load
+
+        return load
     if name in _LAZY:
         return _importlib.import_module(f"ferzoo.{name}")
     raise AttributeError(f"module 'ferzoo' has no attribute {name!r}")
@@ -47,6 +52,7 @@ __all__ = [
     "build",
     "get_entry",
     "list_models",
+    "load",
     "model_info",
     "register_model",
     "__version__",

@@ -106,3 +106,89 @@ def load_trained(
         return TrainedModel(built, model, sampling=sampling, source=str(path))
     raise ValueError(f"cannot load weights from {path}: expected a run folder, a .keras "
                      f"or a .weights.h5 file")
+
+
+# ------------------------------------------------------------------ ferzoo.load(path)
+@dataclasses.dataclass(frozen=True)
+class LoadedInfo:
+    """What :func:`load` knows about a model, as its ``model.ferzoo`` attribute.
+
+    Attributes:
+        name: registered model name, when known.
+        labels: class names in output order, when known.
+        preprocessing: how a clip becomes the input, when known: ``frames``,
+            ``image_size``, ``channels``, ``streams``, ``sampling`` (temporal sampling
+            mode), ``value_range``, and ``photometric`` (per-frame steps of the run, e.g.
+            histogram equalisation) or the export's per-input description.
+        source: what was opened, in words.
+    """
+
+    name: str | None = None
+    labels: list[str] | None = None
+    preprocessing: dict[str, Any] | None = None
+    source: str = ""
+
+
+def _input_preprocessing(model, name: str | None) -> dict[str, Any]:
+    entry = ferzoo.get_entry(name) if name and name in ferzoo.list_models("*") else None
+    shape = tuple(model.inputs[0].shape[1:])
+    return {"frames": shape[0], "image_size": list(shape[1:3]), "channels": shape[3],
+            "streams": [t.name for t in model.inputs],
+            "sampling": entry.sampling if entry else None,
+            "value_range": list(entry.value_range) if entry else [0.0, 1.0]}
+
+
+def _saved_model_as_keras(folder: Path, card: Mapping[str, Any]):
+    """The export's SavedModel as a Keras model (inputs named after the streams)."""
+    layer = keras.layers.TFSMLayer(str(folder), call_endpoint="serving_default")
+    inputs = [keras.Input(tuple(spec["shape"][1:]), name=spec["name"])
+              for spec in card["inputs"]]
+    outputs = layer(inputs[0] if len(inputs) == 1 else inputs)
+    if isinstance(outputs, dict):
+        outputs = outputs.get("probabilities", next(iter(outputs.values())))
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs,
+                       name=str(card.get("name") or "exported"))
+
+
+def load(path: str | os.PathLike):
+    """Open a model: a ``.keras`` file, a run folder of ``ferzoo train`` or an export
+    folder of ``ferzoo export`` (its SavedModel, wrapped as a Keras model).
+
+    Returns the ``keras.Model``; ``model.ferzoo`` (a :class:`LoadedInfo`) holds its name,
+    labels and input preprocessing where known.
+
+        >>> model = ferzoo.load("runs/stc_nlstm")          # doctest: +SKIP
+        >>> model.ferzoo.labels                            # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"nothing at {path}")
+    if path.is_dir() and (path / "run.json").exists():
+        model, info = load_run(path)
+        name = info.get("config", {}).get("model")
+        spec = dict(info.get("spec") or {})
+        preprocessing = {**_input_preprocessing(model, name), **spec}
+        augment = (info.get("recipe") or {}).get("augment") or {}
+        photometric = {k: augment[k] for k in ("equalize", "standardize") if augment.get(k)}
+        preprocessing["photometric"] = photometric or None
+        loaded = LoadedInfo(name, info.get("labels"), preprocessing, f"run {path}")
+    elif path.is_dir() and (path / "model_card.json").exists():
+        card = json.loads((path / "model_card.json").read_text())
+        if not (path / "saved_model" / "saved_model.pb").exists():
+            raise FileNotFoundError(f"{path} is an export folder without a SavedModel "
+                                    f"(saved_model/); open its .tflite or .onnx file with "
+                                    f"ferzoo.export.runtime.open_runtime")
+        model = _saved_model_as_keras(path / "saved_model", card)
+        preprocessing = {"inputs": {s["name"]: s.get("preprocessing") for s in card["inputs"]},
+                         "photometric": card.get("photometric")}
+        loaded = LoadedInfo(card.get("name"), card.get("labels"), preprocessing,
+                            f"export {path} (SavedModel)")
+    elif path.is_file() and path.suffix == ".keras":
+        model = keras.saving.load_model(path)
+        name = model.name if model.name in ferzoo.list_models("*") else None
+        loaded = LoadedInfo(name, None, _input_preprocessing(model, name), str(path))
+    else:
+        raise ValueError(f"cannot open {path}: ferzoo.load takes a .keras file, a run "
+                         f"folder (with run.json) or an export folder (with model_card.json)")
+    model.ferzoo = loaded
+    return model
