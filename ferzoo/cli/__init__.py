@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ferzoo", description="Dynamic facial expression recognition model zoo.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log lines (CUDA probing, absl, "
+                             "oneDNN), hidden by default; also FERZOO_VERBOSE=1")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (models, data, train, export, predict):
         group.add_parsers(sub)
