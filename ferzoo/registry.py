@@ -98,7 +98,10 @@ class ModelEntry:
         presets: named override sets. ``"tiny"`` (required) is what the test-suite
             builds; ``"cpu"`` is a reduced width/resolution that trains on a 2-core CPU.
         recipe: name of the training recipe that reproduces the paper
-            (``ferzoo.training.recipes``).
+            (``ferzoo.training.recipes``): the default of the paper-size model.
+        preset_recipes: preset name -> the recipe that preset trains with when no recipe
+            is asked for (one measured to learn at the preset's size: a paper's recipe
+            was written for the paper's model); presets not listed use ``recipe``.
         value_range: the range the model expects its input in.
         head: ``"softmax"`` (class probabilities) or ``"regression"``.
         citation: the paper's citation (:attr:`Paper.citation`).
@@ -116,6 +119,11 @@ class ModelEntry:
     value_range: tuple[float, float] = (0.0, 1.0)
     head: str = "softmax"
     citation: str = ""
+    preset_recipes: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def recipe_for(self, preset: str | None = None) -> str:
+        """The recipe a run of ``preset`` (None: the paper-size model) trains with."""
+        return self.preset_recipes.get(preset, self.recipe) if preset else self.recipe
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -158,6 +166,7 @@ def register_model(
     recipe: str = "default",
     value_range: tuple[float, float] = (0.0, 1.0),
     head: str = "softmax",
+    preset_recipes: Mapping[str, str] | None = None,
 ) -> ModelEntry:
     """Register ``builder`` as the model ``name``.
 
@@ -173,7 +182,8 @@ def register_model(
         presets: named override sets of ``defaults``; ``"tiny"`` (required) is what the
             test-suite builds.
         description: one line for tables; default: the builder's docstring's first line.
-        sampling, streams, recipe, value_range, head: see :class:`ModelEntry`.
+        sampling, streams, recipe, value_range, head, preset_recipes: see
+            :class:`ModelEntry`.
 
     Returns:
         The new :class:`ModelEntry`.
@@ -182,7 +192,7 @@ def register_model(
         RegistryError: the name is taken, ``paper`` is not a :class:`Paper` or clashes
             with another citation under its key, ``defaults`` lacks one of the common
             arguments, the ``tiny`` preset is missing, or a preset sets an argument that
-            is not in ``defaults``.
+            is not in ``defaults``, or ``preset_recipes`` names a preset the model lacks.
     """
     if name in _REGISTRY:
         raise RegistryError(
@@ -222,6 +232,13 @@ def register_model(
                 f"preset {preset_name!r} of {name!r} sets {sorted(unknown)}, which are not "
                 f"among its defaults: {', '.join(sorted(defaults))}"
             )
+    preset_recipes = dict(preset_recipes or {})
+    unknown_presets = sorted(set(preset_recipes) - set(all_presets))
+    if unknown_presets:
+        raise RegistryError(
+            f"model {name!r}: preset_recipes names presets {unknown_presets} it does not "
+            f"have; presets: {sorted(all_presets)}"
+        )
     entry = ModelEntry(
         name=name,
         builder=builder,
@@ -235,6 +252,7 @@ def register_model(
         value_range=value_range,
         head=head,
         citation=paper.citation,
+        preset_recipes=preset_recipes,
     )
     _REGISTRY[name] = entry
     return entry
@@ -333,6 +351,7 @@ def model_info(name: str, count_params: bool = True) -> dict[str, Any]:
         "defaults": dict(entry.defaults),
         "presets": {k: dict(v) for k, v in entry.presets.items()},
         "recipe": entry.recipe,
+        "preset_recipes": {preset: entry.recipe_for(preset) for preset in entry.presets},
         "head": entry.head,
     }
     if count_params:

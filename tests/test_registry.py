@@ -166,3 +166,54 @@ def test_one_key_one_citation(temporary_model):
     with pytest.raises(ferzoo.RegistryError, match="already declared"):
         registry.register_model("_bad", _tmp, paper=other, defaults=dict(COMMON, width=2),
                                 presets={"tiny": {}})
+
+
+# ------------------------------------------------------------------ presets carry a recipe
+def test_cpu_presets_train_with_a_recipe_measured_at_their_size():
+    from ferzoo.training.recipes import get_recipe
+
+    for name in ferzoo.list_models():
+        entry = ferzoo.get_entry(name)
+        get_recipe(entry.recipe)  # every named recipe exists
+        for preset in entry.presets:
+            get_recipe(entry.recipe_for(preset))
+    stc = ferzoo.get_entry("stc_nlstm")
+    assert stc.recipe_for(None) == "stc_nlstm_paper"  # the paper-size model: the paper's
+    assert stc.recipe_for("cpu") == "synthetic_cpu"
+    assert stc.recipe_for("tiny") == "stc_nlstm_paper"
+    assert ferzoo.get_entry("lstpnet").recipe_for("cpu") == "lstpnet_cpu"
+    assert ferzoo.get_entry("stcam").recipe_for("cpu") == "synthetic_cpu"
+    assert ferzoo.get_entry("hybrid_cnn_rnn").recipe_for("cpu") == "hybrid_synthetic"
+    info = ferzoo.model_info("stc_nlstm", count_params=False)
+    assert info["recipe"] == "stc_nlstm_paper"
+    assert info["preset_recipes"] == {"tiny": "stc_nlstm_paper", "cpu": "synthetic_cpu"}
+
+
+def test_preset_recipes_must_name_presets_of_the_model():
+    with pytest.raises(ferzoo.RegistryError, match=r"preset_recipes names presets \['cpu'\]"):
+        registry.register_model("_bad", _tmp, paper=STC_PAPER, defaults=dict(COMMON, width=2),
+                                presets={"tiny": {}}, preset_recipes={"cpu": "default"})
+    assert "_bad" not in registry._REGISTRY
+
+
+def test_trainer_takes_the_presets_recipe_unless_one_is_asked(tmp_path):
+    from ferzoo.training.trainer import TrainConfig, Trainer
+
+    def recipe(**options):
+        config = TrainConfig(model="stc_nlstm", out_dir=str(tmp_path), **options)
+        return Trainer(config, log=lambda s: None).base_recipe.name
+
+    assert recipe(preset="cpu") == "synthetic_cpu"
+    assert recipe() == "stc_nlstm_paper"
+    assert recipe(preset="cpu", recipe="stc_nlstm_paper") == "stc_nlstm_paper"
+
+
+def test_info_command_shows_each_presets_recipe(capsys):
+    import json
+
+    from ferzoo.cli import main
+
+    assert main(["info", "reference_c3d"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["preset_recipes"]["cpu"] == "reference_c3d"
+    assert "not from a paper" in info["paper"]

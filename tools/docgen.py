@@ -97,7 +97,7 @@ def _dataset_info(run_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
 def reproduce_command(info: dict[str, Any], two_stage: bool = False) -> str:
     """The ``ferzoo train`` command line that makes the run described by ``run.json``."""
     cfg = info["config"]
-    recipe_name = cfg.get("recipe") or get_entry(cfg["model"]).recipe
+    recipe_name = cfg.get("recipe") or get_entry(cfg["model"]).recipe_for(cfg.get("preset"))
     args = ["ferzoo", "train", "--model", cfg["model"]]
     if two_stage:
         args.append("--two-stage")
@@ -174,7 +174,7 @@ def run_record(run_dir: str | os.PathLike, command: str | None = None,
     report = json.loads((run_dir / "test_report.json").read_text())
     cfg = info["config"]
     recipe = info.get("recipe", {}).get("name") or cfg.get("recipe") or \
-        get_entry(cfg["model"]).recipe
+        get_entry(cfg["model"]).recipe_for(cfg.get("preset"))
     if command is None:
         stage2 = run_dir.parent / "stage2_rnn" / "run.json"
         source = json.loads(stage2.read_text()) if run_dir.name == "stage1_cnn" and \

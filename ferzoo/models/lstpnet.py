@@ -149,6 +149,7 @@ def lstpnet(
 
 register_model(
     "lstpnet", lstpnet, paper=PAPER, sampling="segments", recipe="lstpnet",
+    preset_recipes={"cpu": "lstpnet_cpu"},  # measured at the cpu preset's size
     description="LSTPNet: ResNet-18 with temporal channel excitation + LSTformer",
     defaults=dict(
         num_classes=NUM_CLASSES, frames=FRAMES, image_size=IMAGE_SIZE, channels=3,

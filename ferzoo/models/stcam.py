@@ -290,7 +290,8 @@ PRESETS = {
     "cpu": dict(frames=7, image_size=64, width_multiplier=0.25, fc_units=128),
 }
 _COMMON = dict(
-    paper=PAPER, defaults=DEFAULTS, presets=PRESETS, sampling="stcam", recipe="stcam_paper"
+    paper=PAPER, defaults=DEFAULTS, presets=PRESETS, sampling="stcam", recipe="stcam_paper",
+    preset_recipes={"cpu": "synthetic_cpu"},  # measured at the cpu size (docs/recipes.md)
 )
 
 register_model(

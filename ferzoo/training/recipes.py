@@ -229,3 +229,13 @@ register_recipe(Recipe(
     augment={"flip": True, "rotate": 5.0, "crop": None, "equalize": True, "standardize": True},
     source="decision: CPU runs of the hybrid CNN-RNN on the synthetic data",
 ))
+
+register_recipe(Recipe(
+    name="reference_c3d",
+    # decision: the reference 3D CNN (ferzoo/models/reference_c3d.py, not from a paper):
+    # Adam at 2e-3 with cosine decay for 20 epochs, the plain set-up it is a floor for.
+    optimizer="adam", learning_rate=2e-3, schedule="cosine", warmup_epochs=1,
+    epochs=20, batch_size=16, label_smoothing=0.05,
+    augment={"flip": True, "rotate": 5.0, "crop": 0.9},
+    source="decision: plain Adam set-up of the reference model (no paper)",
+))

@@ -141,7 +141,9 @@ class Trainer:
         self.entry = registry.get_entry(config.model)
         # The named recipe (its batch is the reference of --scale-lr), then as asked; run()
         # settles the global batch and the learning rate once the replicas are known.
-        self.base_recipe: Recipe = get_recipe(config.recipe or self.entry.recipe)
+        # No recipe asked: the preset's (one that learns at its size), else the paper's.
+        self.base_recipe: Recipe = get_recipe(
+            config.recipe or self.entry.recipe_for(config.preset))
         self.recipe: Recipe = self.base_recipe.replace(
             epochs=config.epochs, batch_size=config.batch_size,
             learning_rate=config.learning_rate,
