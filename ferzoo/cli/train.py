@@ -11,7 +11,14 @@ import os
 import sys
 from typing import Any
 
-from ferzoo.cli.common import parse_assignments
+from ferzoo.cli.common import (
+    fraction,
+    model_settings,
+    non_negative_int,
+    parse_assignments,
+    positive_float,
+    positive_int,
+)
 
 
 def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> str | None:
@@ -31,19 +38,25 @@ def cmd_train(args) -> int:
     from ferzoo.training.trainer import train
     from ferzoo.training.two_stage import train_two_stage
 
-    note = end_to_end_note(args.model, args.two_stage, parse_assignments(args.set))
+    from ferzoo.data.synthetic.config import SyntheticConfig
+
+    overrides = model_settings(args.set, args.model, args.preset)
+    synthetic = parse_assignments(args.synthetic, "--synthetic")
+    if args.data is None:  # checked before anything is written
+        SyntheticConfig.from_settings(synthetic, "--synthetic")
+    note = end_to_end_note(args.model, args.two_stage, overrides)
     if note:
         print(note, file=sys.stderr)
     # hybrid_cnn_rnn* with --two-stage: the frame CNN first, then the RNN on it frozen
     run = train_two_stage if args.two_stage else train
     result = run(
-        args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
+        args.model, out_dir=args.out, preset=args.preset, overrides=overrides,
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         val_fraction=args.val_fraction, seed=args.seed, strategy=args.strategy,
         patience=args.patience, skip_corrupt=args.skip_corrupt,
         max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
-        synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
+        synthetic=synthetic, progress=not args.quiet,
         per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
         mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
     )
@@ -78,7 +91,8 @@ def cmd_crossval(args) -> int:
     crossval(
         args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed,
         order=args.order, only=args.fold, preset=args.preset,
-        overrides=parse_assignments(args.set), recipe=args.recipe, epochs=args.epochs,
+        overrides=model_settings(args.set, args.model, args.preset), recipe=args.recipe,
+        epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
         max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
     )
@@ -112,17 +126,17 @@ def add_parsers(sub) -> None:
     p.add_argument("--val-data", help="validation shards (default: held-out subjects)")
     p.add_argument("--test-data", help="test shards (default with synthetic data: its test split)")
     p.add_argument("--out", help="run folder (default runs/MODEL); rerun to resume")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--val-fraction", type=float, default=0.15,
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--val-fraction", type=fraction, default=0.15,
                    help="share of training subjects held out for model selection")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "mirrored", "multiworker", "default"])
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs")
+    p.add_argument("--patience", type=non_negative_int, help="early stopping patience in epochs")
     p.add_argument("--skip-corrupt", action="store_true", help="skip and count bad records")
-    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--max-steps-per-epoch", type=positive_int)
     p.add_argument("--data-root", default="tfrecords", help="where synthetic data is cached")
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
@@ -131,7 +145,7 @@ def add_parsers(sub) -> None:
                    help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
                         "then train the RNN on its features (Jain et al. 2018; the way "
                         "these models learn, see docs/models/hybrid_cnn_rnn.md)")
-    p.add_argument("--per-replica-batch", type=int,
+    p.add_argument("--per-replica-batch", type=positive_int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")
     p.add_argument("--scale-lr", default="none", choices=["none", "linear", "sqrt"],
@@ -154,24 +168,25 @@ def add_parsers(sub) -> None:
                                   "training data)")
     p.add_argument("--out", help="where to write the report (default: the run folder)")
     p.add_argument("--name", default="test", help="prefix of the report files")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("crossval", help="train and test on every fold of a dataset's "
                                         "protocol; mean/std WAR and UAR")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True, help="a folder written by ferzoo convert")
-    p.add_argument("--folds", type=int, help="fold count of a k-fold protocol (default: the "
-                                             "dataset's, e.g. 10 for CK+, 5 for DFEW)")
-    p.add_argument("--fold", type=int, nargs="*", help="run only these folds (1-based)")
+    p.add_argument("--folds", type=positive_int,
+                   help="fold count of a k-fold protocol (default: the "
+                        "dataset's, e.g. 10 for CK+, 5 for DFEW)")
+    p.add_argument("--fold", type=positive_int, nargs="*", help="run only these folds (1-based)")
     p.add_argument("--out", help="run folder (default runs/crossval-MODEL-DATASET)")
     p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
     p.add_argument("--recipe")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--val-fraction", type=float,
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--val-fraction", type=fraction,
                    help="share of each training part's subjects held out for validation "
                         "(default 0.1)")
     p.add_argument("--seed", type=int, default=0)
@@ -179,7 +194,7 @@ def add_parsers(sub) -> None:
                    help="how subjects are dealt to folds (default: the protocol's)")
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "mirrored", "multiworker", "default"])
-    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--max-steps-per-epoch", type=positive_int)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crossval)
 
@@ -191,13 +206,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", help="shards to fit on (default: the run's training split)")
     p.add_argument("--out", help="folder for svm.npz/svm.json (default: RUN/svm)")
     p.add_argument("--kernel", default="rbf", choices=("rbf", "linear", "poly", "sigmoid"))
-    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--C", type=positive_float, default=1.0)
     p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
     p.add_argument("--pooling", default="average_then_fuse",
                    choices=("average_then_fuse", "fuse_then_average"),
                    help="average each stream over a video's segments, then fuse (the "
                         "paper's order), or average the fused segment features")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_svm_fit)
     p = svm.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")
     p.add_argument("--svm", required=True, help="folder written by 'ferzoo svm fit'")
@@ -207,5 +222,5 @@ def add_parsers(sub) -> None:
                    help="leave-one-subject-out over --data with the saved SVM's settings")
     p.add_argument("--out", help="report folder (default: the SVM folder)")
     p.add_argument("--name", help="report name (default: test, or loso)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_svm_evaluate)

@@ -25,12 +25,9 @@ from ferzoo.data.photometric import photometric_settings, preprocess_clip
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
+from ferzoo.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-class DataError(ValueError):
-    """Input data that the pipeline cannot use; the message names the file or record."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,6 +54,7 @@ from ferzoo.data.pipeline import (
 )
 from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 from ferzoo.data.writer import atomic_write_text
+from ferzoo.errors import FerzooError, UsageError
 from ferzoo.training.distribute import (
     PEER_ERRORS,
     ClusterError,
@@ -169,7 +170,8 @@ class Trainer:
         cfg = self.config
         if cfg.data is None:
 
-            folder = ensure_synthetic(cfg.data_root, SyntheticConfig(**cfg.synthetic))
+            synthetic = SyntheticConfig.from_settings(cfg.synthetic, "--synthetic")
+            folder = ensure_synthetic(cfg.data_root, synthetic)
             self.train_files = resolve_files(folder, "train")
             self.test_files = resolve_files(cfg.test_data or folder, "test")
         else:
@@ -276,7 +278,14 @@ class Trainer:
         """Model and optimiser under the strategy, in the run's dtype policy."""
         cfg = self.config
         with self.strategy.scope(), dtype_policy(cfg.mixed_precision):
-            self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            try:
+                self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            except ValueError as error:
+                if isinstance(error, FerzooError):
+                    raise
+                raise UsageError(
+                    f"cannot build {cfg.model} (preset {cfg.preset}) with the settings "
+                    f"{cfg.overrides}: {str(error).splitlines()[0]}") from error
             self.optimizer = self.recipe.make_optimizer(steps)
             if cfg.mixed_precision == "mixed_float16":
                 # float16 gradients underflow without loss scaling; bfloat16 has float32's
