@@ -28,6 +28,7 @@ def cmd_export(args) -> int:
     from ferzoo.data.photometric import photometric_settings
     from ferzoo.export import ExportError, export
     from ferzoo.inference.loading import load_trained
+    from ferzoo.training.run_folder import lock_run_folder
 
     trained = load_trained(args.weights, args.model, args.preset,
                            model_settings(args.set, args.model, args.preset))
@@ -36,14 +37,15 @@ def cmd_export(args) -> int:
     if not args.no_eval and (args.eval_data or trained.test_files):
         evaluation = labelled_data(trained, args.eval_data or trained.test_files)
     try:
-        report = export(
-            trained.model, args.out, formats=args.formats,
-            tflite_variants=args.tflite_variants, representative_data=data,
-            name=trained.name, check=not args.no_check, num_check=args.check_clips,
-            num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
-            metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
-            photometric=photometric_settings(trained.augment),
-        )
+        with lock_run_folder(args.out):  # one writer at a time
+            report = export(
+                trained.model, args.out, formats=args.formats,
+                tflite_variants=args.tflite_variants, representative_data=data,
+                name=trained.name, check=not args.no_check, num_check=args.check_clips,
+                num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
+                metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
+                photometric=photometric_settings(trained.augment),
+            )
     except ExportError as error:  # the message names the model, format, op and layer
         print(f"ferzoo export: {error}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ loading TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -35,6 +36,7 @@ def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> s
 
 
 def cmd_train(args) -> int:
+    from ferzoo.training.run_folder import lock_run_folder
     from ferzoo.training.trainer import train
     from ferzoo.training.two_stage import train_two_stage
 
@@ -48,9 +50,19 @@ def cmd_train(args) -> int:
     if note:
         print(note, file=sys.stderr)
     # hybrid_cnn_rnn* with --two-stage: the frame CNN first, then the RNN on it frozen
+    # (each stage's trainer holds its own folder, this command the folder of both)
     run = train_two_stage if args.two_stage else train
-    result = run(
-        args.model, out_dir=args.out, preset=args.preset, overrides=overrides,
+    out = args.out or os.path.join("runs", args.model)
+    with lock_run_folder(out) if args.two_stage else contextlib.nullcontext():
+        result = run_training(run, args, out, overrides, synthetic)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def run_training(run, args, out: str, overrides: dict[str, Any],
+                 synthetic: dict[str, Any]) -> dict[str, Any]:
+    return run(
+        args.model, out_dir=out, preset=args.preset, overrides=overrides,
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         val_fraction=args.val_fraction, seed=args.seed, strategy=args.strategy,
@@ -60,8 +72,6 @@ def cmd_train(args) -> int:
         per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
         mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
     )
-    print(json.dumps(result, indent=1))
-    return 0
 
 
 def cmd_evaluate(args) -> int:
@@ -86,24 +96,31 @@ def cmd_evaluate(args) -> int:
 
 def cmd_crossval(args) -> int:
     from ferzoo.training.crossval import crossval
+    from ferzoo.training.run_folder import lock_run_folder
 
     options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
-    crossval(
-        args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed,
-        order=args.order, only=args.fold, preset=args.preset,
-        overrides=model_settings(args.set, args.model, args.preset), recipe=args.recipe,
-        epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
-        max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
-    )
+    out = args.out or os.path.join(
+        "runs", f"crossval-{args.model}-{os.path.basename(os.path.normpath(args.data))}")
+    with lock_run_folder(out):
+        crossval(
+            args.model, args.data, folds=args.folds, out_dir=out, seed=args.seed,
+            order=args.order, only=args.fold, preset=args.preset,
+            overrides=model_settings(args.set, args.model, args.preset), recipe=args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
+            max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
+        )
     return 0
 
 
 def cmd_svm_fit(args) -> int:
+    from ferzoo.training.run_folder import lock_run_folder
     from ferzoo.training.svm import fit_run_svm
 
-    fit_run_svm(args.run, data=args.data, out=args.out, kernel=args.kernel, C=args.C,
-                gamma=args.gamma, pooling=args.pooling, batch_size=args.batch_size)
+    out = args.out or os.path.join(args.run, "svm")
+    with lock_run_folder(out):
+        fit_run_svm(args.run, data=args.data, out=out, kernel=args.kernel, C=args.C,
+                    gamma=args.gamma, pooling=args.pooling, batch_size=args.batch_size)
     return 0
 
 

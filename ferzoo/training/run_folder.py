@@ -11,22 +11,62 @@ The layout (``ferzoo.training.trainer`` writes it)::
 
 Every file is written to a temporary name and renamed, so a killed run leaves either the
 old or the new file, never half of one.
+
+One process at a time writes into a run folder: :func:`lock_run_folder` holds an
+operating-system lock on ``.lock`` (``filelock``) while it writes, and names its process
+in ``.lock.pid``, so a second writer is refused at once with the holder's process id.
+The operating system drops the lock when its process dies, so the lock of a killed run
+is taken over by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import filelock
 import keras
 import numpy as np
 
 from ferzoo import registry
 from ferzoo.data.writer import atomic_write_text
+from ferzoo.errors import RunFolderError
 
 BEST_WEIGHTS = "best.weights.h5"
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def lock_run_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``folder`` (created if needed) for this process while the block runs.
+
+    Raises :class:`RunFolderError` ("run folder X is in use by process N") at once when
+    another live process holds it; the lock of a dead process is free (the operating
+    system releases it), so it is taken over.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        try:
+            holder = (folder / f"{LOCK}.pid").read_text().strip() or "?"
+        except OSError:
+            holder = "?"
+        raise RunFolderError(
+            f"run folder {folder} is in use by process {holder}; wait for it to finish "
+            "or write to another folder") from None
+    try:
+        atomic_write_text(folder / f"{LOCK}.pid", str(os.getpid()))
+        yield folder
+    finally:
+        with contextlib.suppress(OSError):
+            (folder / f"{LOCK}.pid").unlink()
+        lock.release()
 
 
 def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,

@@ -25,6 +25,7 @@ loads the chief's last checkpoint, which therefore must be on storage all worker
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -76,6 +77,7 @@ from ferzoo.training.protocols import holdout_subjects
 from ferzoo.training.recipes import Recipe, get_recipe
 from ferzoo.training.run_folder import (
     BEST_WEIGHTS,
+    lock_run_folder,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -299,19 +301,21 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train (resuming if the run folder has a checkpoint), select, test, report."""
         cfg = self.config
-        state = self._check_run_folder()
         keras.utils.set_random_seed(cfg.seed)
         # The strategy first: MultiWorkerMirrored must configure TensorFlow at start-up.
         self.strategy = make_strategy(cfg.strategy)
         self.chief = is_chief(self.strategy)
         # Non-chief workers write their checkpoints where nobody reads them (TensorFlow's
-        # multi-worker recipe): the run folder is the chief's.
-        self.save_root = self.out if self.chief else Path(tempfile.mkdtemp(prefix="ferzoo-worker-"))
-        try:
-            return self._run(state)
-        finally:
-            if not self.chief:
-                shutil.rmtree(self.save_root, ignore_errors=True)
+        # multi-worker recipe): the run folder is the chief's, and the chief holds it.
+        with lock_run_folder(self.out) if self.chief else contextlib.nullcontext():
+            state = self._check_run_folder()
+            self.save_root = self.out if self.chief else Path(
+                tempfile.mkdtemp(prefix="ferzoo-worker-"))
+            try:
+                return self._run(state)
+            finally:
+                if not self.chief:
+                    shutil.rmtree(self.save_root, ignore_errors=True)
 
     def _run(self, state: dict[str, Any] | None) -> dict[str, Any]:
         cfg = self.config
