@@ -88,7 +88,11 @@ def cmd_evaluate(args) -> int:
     labels = info["labels"] or [str(i) for i in range(model.outputs[0].shape[-1])]
     report = evaluate_model(model, data, spec, labels, batch_size=args.batch_size,
                             out_dir=args.out or args.run, name=args.name,
-                            augment=info["recipe"]["augment"])
+                            augment=info["recipe"]["augment"], skip_corrupt=args.skip_corrupt)
+    if "skipped_data" in report:
+        from ferzoo.data.records import describe_skips
+
+        print(describe_skips(report["skipped_data"]), file=sys.stderr)
     print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
                      indent=1))
     return 0
@@ -185,6 +189,9 @@ def add_parsers(sub) -> None:
                                   "training data)")
     p.add_argument("--out", help="where to write the report (default: the run folder)")
     p.add_argument("--name", default="test", help="prefix of the report files")
+    p.add_argument("--skip-corrupt", action="store_true",
+                   help="read every intact record, skip the bad ones and count them "
+                        "(in the report: clips planned, read, skipped)")
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_evaluate)
 

@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ferzoo.data.pipeline import InputSpec, make_dataset, resolve_files
+from ferzoo.data.pipeline import InputSpec, make_dataset, resolve_files, skipped_clips
+from ferzoo.data.records import data_error
 from ferzoo.training.metrics import confusion_matrix, per_class_recall, plot_confusion, uar, war
 
 # One traced inference function per model, reused across calls (validation each epoch).
@@ -81,22 +82,30 @@ def evaluate_model(
     exclude_subjects=None,
     augment: dict | None = None,
     title: str = "",
+    skip_corrupt: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a classifier on clips; with ``out_dir`` write the report files.
 
     Files written: ``<name>_report.json``, ``<name>_confusion.png`` and
     ``<name>_predictions.csv`` (one row per clip: id, subject, true, predicted, confidence).
+    A corrupt record is an error naming shard and record; with ``skip_corrupt`` every
+    intact clip is read and the report's ``skipped_data`` counts the others exactly.
     """
     files = resolve_files(data, "test")
     spec.check_model(model)
     ds = make_dataset(
         files, spec, training=False, batch_size=batch_size, subjects=subjects,
         exclude_subjects=exclude_subjects, num_classes=len(label_names), with_info=True,
-        augment=augment,
+        augment=augment, skip_corrupt=skip_corrupt,
     )
-    probs, targets, ids, subjects_seen = predict_dataset(model, ds)
+    try:
+        probs, targets, ids, subjects_seen = predict_dataset(model, ds)
+    except tf.errors.OpError as error:
+        raise data_error(files, error) from error
     report = classification_report(probs, targets, label_names)
     report["data"] = [str(f) for f in files]
+    if skip_corrupt:
+        report["skipped_data"] = skipped_clips(files)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -48,11 +48,11 @@ from ferzoo.data.pipeline import (
     clip_counts,
     dataset_dir,
     dataset_labels,
-    describe_bad_records,
     make_dataset,
     resolve_files,
-    scan_records,
+    skipped_clips,
 )
+from ferzoo.data import records
 from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 from ferzoo.data.writer import atomic_write_text
 from ferzoo.errors import FerzooError, UsageError
@@ -264,17 +264,23 @@ class Trainer:
 
     def _data_error(self, error: tf.errors.OpError) -> Exception:
         """Turn a failure inside the input pipeline into an error naming the record."""
-        message = error.message or ""
-        if "clip" in message and ("has no" in message or "label" in message):
-            detail = message.split("assertion failed:")[-1].split("\n")[0].strip(" []")
-            return DataError(f"bad clip in {dataset_dir(self.train_files)}: {detail}")
-        bad = scan_records(self.train_files + (self.test_files or []), max_bad=10)
-        if bad:
-            return DataError(
-                "corrupt input records (rerun with --skip-corrupt to skip and count them):\n"
-                + describe_bad_records(bad)
-            )
-        return error
+        return records.data_error(self.train_files + (self.test_files or []), error)
+
+    def _account_skips(self) -> dict[str, Any] | None:
+        """With ``skip_corrupt``: clips planned, read and skipped per split, printed."""
+        if not self.config.skip_corrupt:
+            return None
+        splits = {"train": self.train_files}
+        if self.val_files is not self.train_files:
+            splits["val"] = self.val_files
+        if self.test_files:
+            splits["test"] = self.test_files
+        accounts = {}
+        for split, files in splits.items():
+            accounts[split] = skipped_clips(files)
+            if accounts[split]["skipped"]:
+                self.log(f"{split} data: {records.describe_skips(accounts[split])}")
+        return accounts
 
     def _build(self, steps: int) -> None:
         """Model and optimiser under the strategy, in the run's dtype policy."""
@@ -320,6 +326,7 @@ class Trainer:
     def _run(self, state: dict[str, Any] | None) -> dict[str, Any]:
         cfg = self.config
         self._resolve_data()
+        self.skipped = self._account_skips()
         replicas = self.strategy.num_replicas_in_sync
         global_batch, lr = resolve_batch_and_lr(
             self.base_recipe, replicas, batch_size=cfg.batch_size,
@@ -458,6 +465,8 @@ class Trainer:
             self.model.load_weights(self.save_root / "best.weights.h5")
         result: dict[str, Any] = {"model": self.config.model, "run": str(self.out),
                                   "epochs": state["epoch"], "best": state["best"]}
+        if self.skipped is not None:
+            result["skipped_data"] = self.skipped
         self.model.save(self.save_root / "model.keras")
         if self.test_files and self._target == "label":
             names = self.labels or [str(i) for i in range(self._num_classes)]
@@ -466,6 +475,7 @@ class Trainer:
                 batch_size=self.recipe.batch_size, out_dir=self.out if self.chief else None,
                 augment=self.recipe.augment, subjects=self.config.test_subjects,
                 title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
+                skip_corrupt=self.config.skip_corrupt,
             )
             result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
                                                        "per_class_recall")}
