@@ -24,6 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -33,7 +36,7 @@ import numpy as np
 
 from ferzoo import registry
 from ferzoo.data.writer import atomic_write_text
-from ferzoo.errors import RunFolderError
+from ferzoo.errors import RunFolderError, WeightsError
 
 BEST_WEIGHTS = "best.weights.h5"
 LOCK = ".lock"
@@ -69,6 +72,60 @@ def lock_run_folder(folder: str | os.PathLike) -> Iterator[Path]:
         lock.release()
 
 
+def load_model_file(path: str | os.PathLike) -> keras.Model:
+    """A ``.keras`` file as a model (``safe_mode``: no code from the file runs).
+
+    Raises :class:`WeightsError` for a file that is not a Keras model file."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path} is not a Keras model file (a .keras file is a zip "
+                           "archive of config.json and model.weights.h5; this one is not)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise WeightsError(f"{path} is not a Keras model file ferzoo can open: "
+                           f"{first[:300]}") from error
+
+
+def weights_mismatch(error: Exception) -> str:
+    """Keras's error for weights that do not fit a model, in one line (no tensor dump)."""
+    text = str(error)
+    found = re.search(r"A total of (\d+) objects could not be loaded", text)
+    parts = [f"{found.group(1)} of its layers do not match"] if found else []
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))",
+                       text)
+    if shapes:
+        name = re.search(r"Target variable: <Variable path=([^,]+),", text)
+        parts.append(f"e.g. {name.group(1) if name else 'a weight'} has shape "
+                     f"{shapes.group(1)} in the model but {shapes.group(2)} in the file")
+    if not parts:
+        parts.append((text.strip().splitlines() or [type(error).__name__])[0][:300])
+    return "; ".join(parts)
+
+
+def load_weights_file(model: keras.Model, path: str | os.PathLike, what: str = "") -> None:
+    """Load a ``.weights.h5`` file into ``model``; one paragraph when it does not fit
+    (``what`` names the model in it), or when it is not a Keras weights file."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights at {path}")
+    if not h5py.is_hdf5(path):
+        raise WeightsError(f"{path} is not a Keras weights file (.weights.h5 files are "
+                           "HDF5; this one is not)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # per-layer notes; the error says it all
+            model.load_weights(path)
+    except (ValueError, KeyError) as error:
+        raise WeightsError(
+            f"{path} does not fit {what or repr(model.name)}: {weights_mismatch(error)}. "
+            "Give the model, --preset and --set the weights were trained with."
+        ) from None
+
+
 def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,
                     state: dict[str, Any]) -> None:
     """Weights and optimiser state of ``epoch`` into ``root/ckpt``, then ``state.json``
@@ -93,7 +150,7 @@ def restore_checkpoint(run_dir: Path, state: dict[str, Any], model: keras.Model,
                        optimizer) -> None:
     """Load the checkpoint ``state`` names into ``model`` and ``optimizer``."""
     stem = run_dir / "ckpt" / state["checkpoint"]
-    model.load_weights(f"{stem}.weights.h5")
+    load_weights_file(model, f"{stem}.weights.h5")
     with np.load(f"{stem}.opt.npz") as saved:
         values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     if len(values) != len(optimizer.variables):
@@ -111,11 +168,11 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
     info = json.loads(info_path.read_text())
     model_path = run_dir / "model.keras"
     if model_path.exists():
-        model = keras.saving.load_model(model_path)
+        model = load_model_file(model_path)
     else:
         model = registry.build(info["config"]["model"], **info["model_kwargs"])
         weights = run_dir / BEST_WEIGHTS
         if not weights.exists():
             raise FileNotFoundError(f"{run_dir} has no trained weights yet")
-        model.load_weights(weights)
+        load_weights_file(model, weights)
     return model, info
