@@ -77,9 +77,14 @@ def run_training(run, args, out: str, overrides: dict[str, Any],
 def cmd_evaluate(args) -> int:
     from ferzoo.data.pipeline import InputSpec
     from ferzoo.training.evaluate import evaluate_model
-    from ferzoo.training.run_folder import load_run
+    from ferzoo.training.run_folder import load_run, run_progress
 
     model, info = load_run(args.run)
+    done, planned, finished = run_progress(args.run, info)
+    if not finished:
+        print(f"warning: {args.run} is an incomplete run: {done} of {planned} epochs done "
+              "(rerun its ferzoo train command to finish it); scoring the best weights so "
+              "far", file=sys.stderr)
     spec = InputSpec.from_run(info)
     data = args.data
     if data is None:

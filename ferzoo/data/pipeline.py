@@ -416,6 +416,17 @@ def make_dataset(
     return ds.prefetch(AUTOTUNE)
 
 
+def data_fingerprint(files: Sequence[str]) -> list[list]:
+    """What a list of shards holds, independent of where it lies: each shard's name and
+    the sha256 its writer recorded (its size where no report says)."""
+    out = []
+    for path in sorted(files, key=os.path.basename):
+        report = records.shard_report(path)
+        digest = report.get("sha256") if report else None
+        out.append([os.path.basename(path), digest or os.path.getsize(path)])
+    return out
+
+
 def skipped_clips(data, split: str | None = None) -> dict[str, Any]:
     """What a reader with ``skip_corrupt`` gets from ``data``: clips planned, read and
     skipped, with shard and record of each skip (:func:`ferzoo.data.records.skip_report`)."""

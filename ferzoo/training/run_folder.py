@@ -6,11 +6,14 @@ The layout (``ferzoo.training.trainer`` writes it)::
     state.json               completed epochs, best epoch, history: the resume point
     ckpt/epoch-0007.*        weights (.weights.h5) and optimiser state (.opt.npz) of the
                              last completed epoch
-    best.weights.h5          weights of the best validation epoch
+    ckpt/best-0005.weights.h5  weights of the best validation epoch, as state.json names it
+    best.weights.h5          a copy of them, refreshed after each commit
     model.keras              the selected model, ready for ``keras.saving.load_model``
 
 Every file is written to a temporary name and renamed, so a killed run leaves either the
-old or the new file, never half of one.
+old or the new file, never half of one. An epoch has one commit point, the rename of
+``state.json`` (:func:`save_checkpoint`): the files it names are written before it, and
+only files no state names are deleted after it.
 
 One process at a time writes into a run folder: :func:`lock_run_folder` holds an
 operating-system lock on ``.lock`` (``filelock``) while it writes, and names its process
@@ -25,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import warnings
 import zipfile
 from pathlib import Path
@@ -39,6 +43,7 @@ from ferzoo.data.writer import atomic_write_text
 from ferzoo.errors import RunFolderError, WeightsError
 
 BEST_WEIGHTS = "best.weights.h5"
+STATE = "state.json"
 LOCK = ".lock"
 
 
@@ -126,10 +131,63 @@ def load_weights_file(model: keras.Model, path: str | os.PathLike, what: str = "
         ) from None
 
 
+def read_json(path: Path, fix: str) -> dict[str, Any]:
+    """A run folder's JSON file; a damaged one is an error naming it and ``fix``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as error:
+        raise RunFolderError(f"{path} is damaged ({error}); {fix}") from None
+
+
+def read_state(run_dir: Path) -> dict[str, Any] | None:
+    """The resume point of a run folder (``state.json``), or None for a new run.
+
+    Checkpoints without a ``state.json`` are refused rather than trained over: the state
+    alone records which epochs finished and which was best.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / STATE
+    restart = (f"delete {run_dir / 'ckpt'} and {run_dir / BEST_WEIGHTS} to train again "
+               "from epoch 1")
+    if not path.exists():
+        found = sorted((run_dir / "ckpt").glob("epoch-*.weights.h5"))
+        if found:
+            raise RunFolderError(
+                f"{run_dir} has checkpoints ({found[-1].name}) but no {STATE}, which "
+                f"records the finished epochs and the best one; restore {path}, or {restart}")
+        return None
+    state = read_json(path, f"it records the finished epochs: restore it, or {restart}")
+    if not isinstance(state, dict) or not {"epoch", "history", "best"} <= set(state):
+        raise RunFolderError(f"{path} is not a ferzoo training state; restore it, or {restart}")
+    missing = [f for f in _state_files(run_dir, state) if not f.exists()]
+    if missing:
+        raise RunFolderError(f"{path} names {missing[0]}, which is missing; restore it, "
+                             f"or {restart}")
+    return state
+
+
+def _state_files(root: Path, state: dict[str, Any]) -> list[Path]:
+    """The files a state names: its checkpoint and its best weights."""
+    files = []
+    if state.get("checkpoint"):
+        stem = root / "ckpt" / state["checkpoint"]
+        files += [Path(f"{stem}.weights.h5"), Path(f"{stem}.opt.npz")]
+    if state.get("best_weights"):
+        files.append(root / "ckpt" / state["best_weights"])
+    return files
+
+
 def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,
-                    state: dict[str, Any]) -> None:
-    """Weights and optimiser state of ``epoch`` into ``root/ckpt``, then ``state.json``
-    naming them; older checkpoints are removed once the new state is written."""
+                    state: dict[str, Any], best: bool = False) -> dict[str, Any]:
+    """Commit ``epoch``: one commit point for its weights, the best weights and the state.
+
+    Weights and optimiser state go to ``root/ckpt/epoch-NNNN.*`` and, when the epoch is
+    the best so far (``best``), its weights to ``ckpt/best-NNNN.weights.h5``; then
+    ``state.json``, naming them, replaces the old one in one rename: the commit point. A
+    run killed before it resumes from the previous state, whose files are still there.
+    After it, ``best.weights.h5`` is refreshed from the state's best file, and files no
+    state names any longer are removed. Returns the committed state.
+    """
     ckpt = root / "ckpt"
     ckpt.mkdir(exist_ok=True)
     stem = ckpt / f"epoch-{epoch:04d}"
@@ -140,10 +198,29 @@ def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,
         np.savez(f, *opt_values)
     os.replace(f"{stem}.tmp.opt.npz", f"{stem}.opt.npz")
     state = dict(state, checkpoint=str(stem.name))
-    atomic_write_text(root / "state.json", json.dumps(state, indent=1))
-    for old in ckpt.glob("epoch-*"):
-        if not old.name.startswith(stem.name):
+    if best:
+        name = f"best-{epoch:04d}.weights.h5"
+        shutil.copyfile(f"{stem}.weights.h5", ckpt / f"{name}.tmp")
+        os.replace(ckpt / f"{name}.tmp", ckpt / name)
+        state["best_weights"] = name
+    atomic_write_text(root / STATE, json.dumps(state, indent=1))  # the commit point
+    publish_best(root, state)
+    keep = {f.name for f in _state_files(root, state)}
+    for old in ckpt.iterdir():
+        if old.name not in keep:
             old.unlink()
+    return state
+
+
+def publish_best(root: Path, state: dict[str, Any]) -> None:
+    """``best.weights.h5`` as the state's best weights (atomic; after a commit and on
+    resume, so it never holds an epoch the state does not record)."""
+    if not state.get("best_weights"):
+        return
+    source = root / "ckpt" / state["best_weights"]
+    tmp = root / f".{BEST_WEIGHTS}.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, root / BEST_WEIGHTS)
 
 
 def restore_checkpoint(run_dir: Path, state: dict[str, Any], model: keras.Model,
@@ -151,12 +228,24 @@ def restore_checkpoint(run_dir: Path, state: dict[str, Any], model: keras.Model,
     """Load the checkpoint ``state`` names into ``model`` and ``optimizer``."""
     stem = run_dir / "ckpt" / state["checkpoint"]
     load_weights_file(model, f"{stem}.weights.h5")
-    with np.load(f"{stem}.opt.npz") as saved:
+    with np.load(f"{stem}.opt.npz", allow_pickle=False) as saved:
         values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     if len(values) != len(optimizer.variables):
-        raise ValueError(f"{stem}.opt.npz does not match the optimiser of this model")
+        raise RunFolderError(f"{stem}.opt.npz does not match the optimiser of this model")
     for variable, value in zip(optimizer.variables, values):
         variable.assign(value)
+
+
+def run_progress(run_dir: str | os.PathLike, info: dict[str, Any]) -> tuple[int, int, bool]:
+    """``(epochs done, epochs planned, finished)`` of a run folder."""
+    run_dir = Path(run_dir)
+    planned = int(info.get("recipe", {}).get("epochs") or 0)
+    if (run_dir / "result.json").exists():
+        result = read_json(run_dir / "result.json", "rerun ferzoo train to write it again")
+        return int(result.get("epochs", planned)), planned, True
+    state = read_state(run_dir) or {"epoch": 0}
+    done = int(state["epoch"])
+    return done, planned, bool(state.get("stopped_early")) or (0 < planned <= done)
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
@@ -165,13 +254,17 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
     info_path = run_dir / "run.json"
     if not info_path.exists():
         raise FileNotFoundError(f"{run_dir} is not a ferzoo run folder (no run.json)")
-    info = json.loads(info_path.read_text())
+    info = read_json(info_path, "it records how the run was made; restore it, or train "
+                                "again into a new folder")
     model_path = run_dir / "model.keras"
     if model_path.exists():
         model = load_model_file(model_path)
     else:
         model = registry.build(info["config"]["model"], **info["model_kwargs"])
+        state = read_state(run_dir) or {}
         weights = run_dir / BEST_WEIGHTS
+        if state.get("best_weights"):  # the committed best, whatever a kill left behind
+            weights = run_dir / "ckpt" / state["best_weights"]
         if not weights.exists():
             raise FileNotFoundError(f"{run_dir} has no trained weights yet")
         load_weights_file(model, weights)

@@ -46,6 +46,7 @@ from ferzoo.data.pipeline import (
     DataError,
     InputSpec,
     clip_counts,
+    data_fingerprint,
     dataset_dir,
     dataset_labels,
     make_dataset,
@@ -55,7 +56,7 @@ from ferzoo.data.pipeline import (
 from ferzoo.data import records
 from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 from ferzoo.data.writer import atomic_write_text
-from ferzoo.errors import FerzooError, UsageError
+from ferzoo.errors import FerzooError, RunFolderError, UsageError
 from ferzoo.training.distribute import (
     PEER_ERRORS,
     ClusterError,
@@ -78,6 +79,9 @@ from ferzoo.training.recipes import Recipe, get_recipe
 from ferzoo.training.run_folder import (
     BEST_WEIGHTS,
     lock_run_folder,
+    publish_best,
+    read_json,
+    read_state,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -120,6 +124,8 @@ class TrainConfig:
 
     # Fields that may change between a run and its resumption.
     _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit", "cache")
+    # Fields naming places: compared by what they hold, not by how they are spelled.
+    _PATHS = ("out_dir", "data", "val_data", "test_data", "data_root")
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._MUTABLE}
@@ -148,25 +154,60 @@ class Trainer:
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> dict[str, Any] | None:
-        """Write run.json for a new run; for an existing one check it is the same run."""
+        """For an existing run folder, check it holds this run; return its resume point.
+
+        Settings are compared as values; the folder and the data as what they are, not as
+        spelled (``runs/x/``, an absolute path and a moved folder are the same run; the
+        data is compared by content once resolved, :meth:`_check_same_data`).
+        """
         self.out.mkdir(parents=True, exist_ok=True)
         run_file = self.out / "run.json"
         identity = json.loads(json.dumps(self.config.identity()))
+        self._previous: dict[str, Any] | None = None
         if run_file.exists():
-            previous = json.loads(run_file.read_text()).get("config", {})
+            self._previous = read_json(
+                run_file, "it records how the run was made; restore it, or train into "
+                "another --out")
+            previous = self._previous.get("config", {})
             # A field missing from an older run.json counts as its default.
             defaults = json.loads(json.dumps(TrainConfig(model="", out_dir="").identity()))
             changed = sorted(
                 k for k in set(identity) | set(previous)
-                if identity.get(k) != previous.get(k, defaults.get(k))
+                if k not in TrainConfig._PATHS
+                and identity.get(k) != previous.get(k, defaults.get(k))
             )
             if changed:
-                raise ValueError(
+                raise RunFolderError(
                     f"{self.out} holds another run (it differs in {changed}); resume it with "
                     "the same settings or pick another --out"
                 )
-        state = self.out / "state.json"
-        return json.loads(state.read_text()) if state.exists() else None
+        return read_state(self.out)
+
+    def _data_identity(self) -> dict[str, Any]:
+        identity = {"train": data_fingerprint(self.train_files)}
+        if self.val_files is not self.train_files:
+            identity["val"] = data_fingerprint(self.val_files)
+        if self.test_files:
+            identity["test"] = data_fingerprint(self.test_files)
+        return identity
+
+    def _check_same_data(self) -> None:
+        """A resumed run trains on the data it started with (by content, not path)."""
+        previous = self._previous
+        if not previous:
+            return
+        if "data_identity" in previous:
+            before, now = previous["data_identity"], self._data_identity()
+            differs = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        else:  # an older run.json: compare the training files where they are
+            before = sorted(os.path.realpath(f) for f in previous.get("train_files", []))
+            differs = [] if before == sorted(map(os.path.realpath, self.train_files)) else [
+                "train"]
+        if differs:
+            raise RunFolderError(
+                f"{self.out} holds a run on other data (its {', '.join(differs)} data "
+                "differ in files or content); resume it with the same data or pick another "
+                "--out")
 
     def _resolve_data(self) -> None:
         cfg = self.config
@@ -211,16 +252,22 @@ class Trainer:
         return kwargs
 
     # ------------------------------------------------------------ checkpoints
-    def _save_epoch(self, epoch: int, state: dict[str, Any]) -> None:
-        # Every worker saves (reading a variable may need all of them), into save_root.
-        save_checkpoint(self.save_root, epoch, self.model, self.optimizer, state)
+    def _save_epoch(self, epoch: int, state: dict[str, Any], best: bool) -> dict[str, Any]:
+        # Every worker saves (reading a variable may need all of them), into save_root:
+        # weights, best weights and state, with one commit point (run_folder).
+        return save_checkpoint(self.save_root, epoch, self.model, self.optimizer, state,
+                               best=best)
 
     def _restore(self, state: dict[str, Any]) -> None:
         """Load the chief's last checkpoint (every worker does, from the run folder)."""
         restore_checkpoint(self.out, state, self.model, self.optimizer)
-        best = self.out / BEST_WEIGHTS
-        if self.save_root != self.out and best.exists():
+        if self.save_root == self.out:
+            publish_best(self.out, state)  # as committed, whatever a kill left behind
+        elif state.get("best_weights"):
             # Nobody writes it now: the chief is restoring too (or waiting for us).
+            (self.save_root / "ckpt").mkdir(exist_ok=True)
+            best = self.out / "ckpt" / state["best_weights"]
+            shutil.copyfile(best, self.save_root / "ckpt" / state["best_weights"])
             shutil.copyfile(best, self.save_root / BEST_WEIGHTS)
 
     # --------------------------------------------------------------- training
@@ -326,6 +373,7 @@ class Trainer:
     def _run(self, state: dict[str, Any] | None) -> dict[str, Any]:
         cfg = self.config
         self._resolve_data()
+        self._check_same_data()
         self.skipped = self._account_skips()
         replicas = self.strategy.num_replicas_in_sync
         global_batch, lr = resolve_batch_and_lr(
@@ -347,7 +395,8 @@ class Trainer:
                                                         **self._model_kwargs()),
                 "labels": self.labels, "spec": dataclasses.asdict(self.spec),
                 "recipe": dataclasses.asdict(self.recipe), "replicas": replicas,
-                "train_files": self.train_files, "val_subjects": self.val_subjects,
+                "train_files": [os.path.abspath(f) for f in self.train_files],
+                "data_identity": self._data_identity(), "val_subjects": self.val_subjects,
             }, indent=1, default=str))
         state = state or {"epoch": 0, "history": [], "best": None}
         if state["epoch"]:
@@ -405,16 +454,13 @@ class Trainer:
                 improved = self._is_better(row, state["best"])
                 if improved:
                     state["best"] = {k: row[k] for k in row if k.startswith("val") or k == "epoch"}
-                    self.model.save_weights(self.save_root / "best.tmp.weights.h5")
-                    os.replace(self.save_root / "best.tmp.weights.h5",
-                               self.save_root / "best.weights.h5")
                     wait = 0
                 else:
                     wait += 1
                 state["history"].append(row)
                 state["epoch"] = epoch + 1
                 self._log_epoch(row, writer, state["history"])
-                self._save_epoch(epoch + 1, state)
+                state = self._save_epoch(epoch + 1, state, best=improved)
                 if cfg.patience and wait > cfg.patience:
                     self.log(f"early stop: no validation gain in {cfg.patience} epochs")
                     state["stopped_early"] = True

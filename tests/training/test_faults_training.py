@@ -75,3 +75,85 @@ def test_faults_random_bytes_shard_in_train(tmp_path, capsys):
                  str(tmp_path / "run"), *FAST]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'train-00000-of-00001.tfrecord'} is not a TFRecord file" in err
+
+
+def history_epochs(run) -> list[int]:
+    rows = (run / "history.csv").read_text().strip().splitlines()[1:]
+    return [int(row.split(",")[0]) for row in rows]
+
+
+def test_faults_resume_by_what_the_run_is_not_how_it_is_spelled(fake_dir, tmp_path,
+                                                                monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(fake_dir, tmp_path / "data")
+    base = ["train", "--model", NAME, *FAST]
+    assert main([*base, "--out", "runs/x", "--data", "data", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    # a trailing slash, an absolute data folder with one: the same run
+    assert main([*base, "--out", "runs/x/", "--data", f"{tmp_path}/data/", "--epochs", "2"]) == 0
+    assert f"resuming {NAME} from epoch 1" in capsys.readouterr().out
+    # a moved run folder resumes
+    shutil.move(tmp_path / "runs" / "x", tmp_path / "moved")
+    assert main([*base, "--out", str(tmp_path / "moved"), "--data", "data",
+                 "--epochs", "3"]) == 0
+    assert f"resuming {NAME} from epoch 2" in capsys.readouterr().out
+    assert history_epochs(tmp_path / "moved") == [1, 2, 3]
+    # other data under the same name is another run
+    fake_datasets.make_dataset_dir(tmp_path / "other", subjects=4, clips=5)
+    assert main([*base, "--out", "moved", "--data", "other", "--epochs", "4"]) == 2
+    assert "holds a run on other data (its train data differ" in capsys.readouterr().err
+
+
+def test_faults_missing_or_damaged_state(fake_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--model", NAME, "--data", str(fake_dir), "--out", str(run),
+            "--epochs", "1", *FAST]
+    assert main(argv) == 0
+    state = run / "state.json"
+    text = state.read_text()
+    state.unlink()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (f"ferzoo train: error: {run} has checkpoints (epoch-0001.weights.h5) but no "
+            "state.json") in err
+    assert f"delete {run / 'ckpt'}" in err
+    state.write_text(text[:len(text) // 2])  # truncated
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"ferzoo train: error: {state} is damaged (" in err
+    assert "it records the finished epochs: restore it, or delete" in err
+
+
+def test_faults_one_commit_point_per_epoch(fake_dir, tmp_path, monkeypatch, capsys):
+    """Killed after the best weights of epoch 2 are written but before its state: the run
+    is at epoch 1 with epoch 1's best weights; evaluate says it is incomplete."""
+    from ferzoo.training import run_folder
+    from ferzoo.training.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "_is_better", staticmethod(lambda row, best: True))
+    write = run_folder.atomic_write_text
+
+    def killed_at_epoch_2(path, text):
+        if path.name == "state.json" and json.loads(text)["epoch"] == 2:
+            raise KeyboardInterrupt  # the process dies here
+        write(path, text)
+
+    monkeypatch.setattr(run_folder, "atomic_write_text", killed_at_epoch_2)
+    run = tmp_path / "run"
+    argv = ["train", "--model", NAME, "--data", str(fake_dir), "--out", str(run),
+            "--epochs", "2", *FAST]
+    assert main(argv) == 130
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 1 and state["best"]["epoch"] == 1
+    assert (run / "ckpt" / "best-0002.weights.h5").exists()  # written, never committed
+    assert (run / "best.weights.h5").read_bytes() == \
+        (run / "ckpt" / "best-0001.weights.h5").read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--data", str(fake_dir)]) == 0
+    assert f"warning: {run} is an incomplete run: 1 of 2 epochs done" in capsys.readouterr().err
+    monkeypatch.setattr(run_folder, "atomic_write_text", write)
+    assert main(argv) == 0
+    assert sorted(p.name for p in (run / "ckpt").iterdir()) == [
+        "best-0002.weights.h5", "epoch-0002.opt.npz", "epoch-0002.weights.h5"]
+    assert main(["evaluate", "--run", str(run), "--data", str(fake_dir)]) == 0
+    assert "incomplete" not in capsys.readouterr().err
