@@ -136,3 +136,15 @@ def test_faults_write_errors_read_as_one_line():
     assert expected_error_message(OSError("something else")) is None
     assert expected_error_message(FileNotFoundError(2, "No such file", "/x")) == \
         "no such file: /x"
+
+
+def test_faults_tensorflow_write_errors_name_the_file():
+    import tensorflow as tf
+
+    full = tf.errors.ResourceExhaustedError(None, None, "out/.all-00000.tmp-7; No space left "
+                                                        "on device")
+    assert expected_error_message(full) == "cannot write out/.all-00000.tmp-7: no space left " \
+                                           "on device"
+    lost = tf.errors.DataLossError(None, None, "corrupted record at 12")
+    assert expected_error_message(lost) == "corrupt data: corrupted record at 12"
+    assert expected_error_message(tf.errors.InternalError(None, None, "bug")) is None

@@ -153,7 +153,8 @@ def describe_os_error(error: BaseException) -> str | None:
         name = found.group(1) if found else None
     if code in WRITE_ERRNOS:
         where = f" {name}" if name else ""
-        return f"cannot write{where}: {WRITE_ERRNOS[code]}"
+        detail = (error.strerror or "").partition(" (")[2].rstrip(")")
+        return f"cannot write{where}: {WRITE_ERRNOS[code]}" + (f" ({detail})" if detail else "")
     if isinstance(error, FileNotFoundError):
         return str(error) if error.filename is None else f"no such file: {error.filename}"
     if isinstance(error, (IsADirectoryError, NotADirectoryError)):
@@ -172,8 +173,13 @@ def expected_error_message(error: BaseException) -> str | None:
     if tf_errors and isinstance(error, tf_errors):
         text = (error.message or "").strip()
         for code, words in WRITE_ERRNOS.items():
-            if os.strerror(code).lower() in text.lower():
-                return f"cannot write: {words} ({text.splitlines()[0]})"
+            strerror = os.strerror(code)
+            if strerror.lower() in text.lower():
+                # TensorFlow says "PATH; No space left on device"
+                where = text.split(f"; {strerror}")[0] if f"; {strerror}" in text else ""
+                where = f" {where}" if where and "\n" not in where else ""
+                return f"cannot write{where}: {words}" + (
+                    "" if where else f" ({text.splitlines()[0]})")
         if type(error).__name__ == "DataLossError":
             return f"corrupt data: {text.splitlines()[0] if text else error}"
     return None

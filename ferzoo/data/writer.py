@@ -49,8 +49,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file under a temporary name, then rename it into place."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as error:  # name the file meant, not its temporary name
+        if error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def sha256_file(path: Path) -> str:

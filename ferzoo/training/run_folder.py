@@ -25,6 +25,7 @@ is taken over by the next one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -177,6 +178,22 @@ def _state_files(root: Path, state: dict[str, Any]) -> list[Path]:
     return files
 
 
+def checkpoint_bytes(model: keras.Model, opt_values: list) -> int:
+    """An upper estimate of a checkpoint's size on disk (HDF5 adds about 2 KB a weight)."""
+    weights = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    return weights + 3072 * len(model.weights) + sum(v.nbytes for v in opt_values) + (1 << 16)
+
+
+def ensure_space(path: Path, needed: int) -> None:
+    """Raise ``OSError(ENOSPC)`` naming ``path`` when its disk has less than ``needed``
+    bytes free: HDF5 (h5py) can crash the process on a full disk instead of raising."""
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"No space left on device (a checkpoint needs about "
+                                    f"{needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free)",
+                      str(path))
+
+
 def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,
                     state: dict[str, Any], best: bool = False) -> dict[str, Any]:
     """Commit ``epoch``: one commit point for its weights, the best weights and the state.
@@ -191,17 +208,17 @@ def save_checkpoint(root: Path, epoch: int, model: keras.Model, optimizer,
     ckpt = root / "ckpt"
     ckpt.mkdir(exist_ok=True)
     stem = ckpt / f"epoch-{epoch:04d}"
+    opt_values = [np.asarray(v.numpy()) for v in optimizer.variables]
+    ensure_space(Path(f"{stem}.tmp.weights.h5"), checkpoint_bytes(model, opt_values))
     model.save_weights(f"{stem}.tmp.weights.h5")
     os.replace(f"{stem}.tmp.weights.h5", f"{stem}.weights.h5")
-    opt_values = [np.asarray(v.numpy()) for v in optimizer.variables]
     with open(f"{stem}.tmp.opt.npz", "wb") as f:
         np.savez(f, *opt_values)
     os.replace(f"{stem}.tmp.opt.npz", f"{stem}.opt.npz")
     state = dict(state, checkpoint=str(stem.name))
     if best:
         name = f"best-{epoch:04d}.weights.h5"
-        shutil.copyfile(f"{stem}.weights.h5", ckpt / f"{name}.tmp")
-        os.replace(ckpt / f"{name}.tmp", ckpt / name)
+        _link_or_copy(Path(f"{stem}.weights.h5"), ckpt / name)
         state["best_weights"] = name
     atomic_write_text(root / STATE, json.dumps(state, indent=1))  # the commit point
     publish_best(root, state)
@@ -217,10 +234,23 @@ def publish_best(root: Path, state: dict[str, Any]) -> None:
     resume, so it never holds an epoch the state does not record)."""
     if not state.get("best_weights"):
         return
-    source = root / "ckpt" / state["best_weights"]
-    tmp = root / f".{BEST_WEIGHTS}.tmp"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, root / BEST_WEIGHTS)
+    _link_or_copy(root / "ckpt" / state["best_weights"], root / BEST_WEIGHTS)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` atomically replaced by the contents of ``source``: a hard link where
+    the file system has them (no extra space; files here are never changed in place,
+    only replaced), else a copy."""
+    if target.exists() and os.path.samefile(source, target):
+        return  # (a rename onto another link of the same file would do nothing)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def restore_checkpoint(run_dir: Path, state: dict[str, Any], model: keras.Model,

@@ -157,3 +157,64 @@ def test_faults_one_commit_point_per_epoch(fake_dir, tmp_path, monkeypatch, caps
         "best-0002.weights.h5", "epoch-0002.opt.npz", "epoch-0002.weights.h5"]
     assert main(["evaluate", "--run", str(run), "--data", str(fake_dir)]) == 0
     assert "incomplete" not in capsys.readouterr().err
+
+
+def test_faults_full_disk_during_training_keeps_earlier_checkpoints(fake_dir, tmp_path,
+                                                                    monkeypatch, capsys):
+    """A disk that fills at epoch 2: one line, exit 2, epoch 1 intact and resumable.
+
+    (The free space is what the check sees; a real full disk is measured in
+    docs/reliability.md: HDF5 can crash the process there, so the space is checked first.)
+    """
+    import collections
+
+    from ferzoo.training import run_folder
+
+    calls = []
+    usage = collections.namedtuple("usage", "total used free")
+
+    def disk_usage(path):
+        calls.append(path)
+        return usage(1 << 30, 0, (1 << 30) if len(calls) < 2 else 1000)
+
+    monkeypatch.setattr(run_folder.shutil, "disk_usage", disk_usage)
+    run = tmp_path / "run"
+    argv = ["train", "--model", NAME, "--data", str(fake_dir), "--out", str(run),
+            "--epochs", "2", *FAST]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (f"ferzoo train: error: cannot write {run / 'ckpt' / 'epoch-0002.tmp.weights.h5'}: "
+            "no space left on device (a checkpoint needs about") in err
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1
+    assert {p.name for p in (run / "ckpt").iterdir()} >= {"epoch-0001.weights.h5",
+                                                          "epoch-0001.opt.npz"}
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert f"resuming {NAME} from epoch 1" in capsys.readouterr().out
+
+
+def test_faults_read_only_out_of_evaluate_and_synth(fake_dir, tmp_path, monkeypatch, capsys):
+    """A read-only --out: one line naming the folder (as the OS reports it), exit 2."""
+    import errno
+    import pathlib
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", NAME, "--data", str(fake_dir), "--out", str(run),
+                 "--epochs", "1", *FAST]) == 0
+    locked = tmp_path / "ro"
+    mkdir = pathlib.Path.mkdir
+
+    def read_only_mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(locked)):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", read_only_mkdir)
+    assert main(["evaluate", "--run", str(run), "--data", str(fake_dir),
+                 "--out", str(locked / "eval")]) == 2
+    assert (f"ferzoo evaluate: error: cannot write {locked / 'eval'}: read-only file system"
+            in capsys.readouterr().err)
+    assert main(["synth", "--root", str(locked), "--set", "size=32", "num_subjects=3",
+                 "test_subjects=1", "clips_per_subject=1", "min_frames=6",
+                 "max_frames=6"]) == 2
+    assert (f"ferzoo synth: error: cannot write {locked}" in capsys.readouterr().err)
