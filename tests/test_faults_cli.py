@@ -148,3 +148,17 @@ def test_faults_tensorflow_write_errors_name_the_file():
     lost = tf.errors.DataLossError(None, None, "corrupted record at 12")
     assert expected_error_message(lost) == "corrupt data: corrupted record at 12"
     assert expected_error_message(tf.errors.InternalError(None, None, "bug")) is None
+
+
+def test_faults_reliability_doc_cites_tests_that_exist():
+    import re
+
+    doc = (REPO / "docs" / "reliability.md").read_text()
+    cited = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", doc)
+    short = re.findall(r"`(tests/[\w/]+\.py)::\w+`, `::(\w+)`", doc)
+    assert len(cited) >= 20
+    for path, name in cited + short:
+        source = REPO / path
+        if not source.exists() and "test_faults" not in path:
+            continue  # a test of a part built elsewhere (the label check)
+        assert f"def {name}(" in source.read_text(), f"{path}::{name} is cited but missing"

@@ -55,3 +55,15 @@ def test_faults_predict_with_another_models_keras_file(files, capsys):
                     str(files / "stc_nlstm.keras"), "--out", str(files / "p")], capsys)
     assert f"{files / 'stc_nlstm.keras'} holds a stc_nlstm model, not stcam" in err
     assert load_trained(files / "stc_nlstm.keras", "stc_nlstm").model.name == "stc_nlstm"
+
+
+def test_faults_keras_files_load_in_safe_mode(tmp_path):
+    """A .keras file whose Lambda layer would run code from the file is refused."""
+    import keras
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(WeightsError, match=r"lambda.keras is not a Keras model file ferzoo "
+                                           r"can open: .*(safe_mode|unsafe)"):
+        load_trained(tmp_path / "lambda.keras")
