@@ -11,13 +11,14 @@ import argparse
 import sys
 from typing import Any
 
-from ferzoo.cli.common import parse_assignments
+from ferzoo.cli.common import non_negative_float, parse_assignments, positive_int
 
 
 def cmd_synth(args) -> int:
     from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 
-    folder = ensure_synthetic(args.root, SyntheticConfig(**parse_assignments(args.set)))
+    config = SyntheticConfig.from_settings(parse_assignments(args.set), "--set")
+    folder = ensure_synthetic(args.root, config)
     print(f"synthetic dataset: {folder} (contact sheet: {folder / 'contact_sheet.png'})")
     return 0
 
@@ -36,15 +37,16 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("src", help="the dataset's root folder as distributed (generic: a folder "
                                "or a CSV manifest)")
     p.add_argument("out", help="output folder of TFRecords (rerun to resume)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    p.add_argument("--size", type=int, help="stored frame side (default per dataset: 64 for "
-                                            "CK+/Oulu/MMI, 224 for AFEW/DFEW/FERV39k, 112 generic)")
+    p.add_argument("--workers", type=positive_int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--size", type=positive_int,
+                   help="stored frame side (default per dataset: 64 for "
+                        "CK+/Oulu/MMI, 224 for AFEW/DFEW/FERV39k, 112 generic)")
     p.add_argument("--detect", action=argparse.BooleanOptionalAction, default=None,
                    help="detect and align faces (default per dataset: off for DFEW and "
                         "FERV39k, which are face crops)")
     p.add_argument("--flow", action="store_true", help="also store optical flow (RFSCNN)")
     p.add_argument("--flow-method", default="dis", choices=["dis", "farneback"])
-    p.add_argument("--length", type=int, help="store exactly this many frames per clip")
+    p.add_argument("--length", type=positive_int, help="store exactly this many frames per clip")
     p.add_argument("--length-mode", default="uniform",
                    help="sampling mode choosing them (ferzoo.data.sampling; default uniform: "
                         "uniform sampling of longer clips, last frame repeated for shorter)")
@@ -53,15 +55,18 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser
                         "dataset: 10 for MMI, else all; 0: all)")
     g = p.add_argument_group("faces")
     g.add_argument("--min-confidence", type=float, default=0.9)
-    g.add_argument("--every", type=int, default=1,
+    g.add_argument("--every", type=positive_int, default=1,
                    help="detect on every k-th frame, interpolate/track in between")
     g.add_argument("--between", default="linear", choices=["linear", "flow"])
-    g.add_argument("--max-side", type=int, help="detect on frames downscaled to this longer side")
-    g.add_argument("--min-face-size", type=int, default=20)
+    g.add_argument("--max-side", type=positive_int,
+                   help="detect on frames downscaled to this longer side")
+    g.add_argument("--min-face-size", type=positive_int, default=20)
     g.add_argument("--choose", default="track", choices=["track", "largest", "central"])
-    g.add_argument("--smooth", type=float, default=1.0, help="temporal smoothing sigma (frames)")
-    g.add_argument("--max-gap", type=int, help="longest run of frames without a face that is "
-                                               "interpolated (default max(8, 2*every))")
+    g.add_argument("--smooth", type=non_negative_float, default=1.0,
+                   help="temporal smoothing sigma (frames)")
+    g.add_argument("--max-gap", type=positive_int,
+                   help="longest run of frames without a face that is "
+                        "interpolated (default max(8, 2*every))")
     g.add_argument("--on-long-gap", default="skip", choices=["skip", "drop", "fill"])
     g.add_argument("--no-refine", action="store_true",
                    help="skip the second detection on the levelled face")
@@ -69,7 +74,7 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser
     g.add_argument("--eye-floor", type=float,
                    help="eye distance used for the crop is at least this x face width")
     p.add_argument("--image-format", default="jpeg", choices=["jpeg", "png"])
-    p.add_argument("--clips-per-shard", type=int, default=32)
+    p.add_argument("--clips-per-shard", type=positive_int, default=32)
     p.add_argument("--option", nargs="*", metavar="KEY=VALUE", help="dataset options")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p

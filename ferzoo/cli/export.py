@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ferzoo.cli.common import parse_assignments
+from ferzoo.cli.common import model_settings, positive_int
 from ferzoo.inference.benchmark import RUNTIMES
 
 
@@ -28,21 +28,24 @@ def cmd_export(args) -> int:
     from ferzoo.data.photometric import photometric_settings
     from ferzoo.export import ExportError, export
     from ferzoo.inference.loading import load_trained
+    from ferzoo.training.run_folder import lock_run_folder
 
-    trained = load_trained(args.weights, args.model, args.preset, parse_assignments(args.set))
+    trained = load_trained(args.weights, args.model, args.preset,
+                           model_settings(args.set, args.model, args.preset))
     data = representative_data(trained, args.data, args.calibration_clips)
     evaluation = None
     if not args.no_eval and (args.eval_data or trained.test_files):
         evaluation = labelled_data(trained, args.eval_data or trained.test_files)
     try:
-        report = export(
-            trained.model, args.out, formats=args.formats,
-            tflite_variants=args.tflite_variants, representative_data=data,
-            name=trained.name, check=not args.no_check, num_check=args.check_clips,
-            num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
-            metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
-            photometric=photometric_settings(trained.augment),
-        )
+        with lock_run_folder(args.out):  # one writer at a time
+            report = export(
+                trained.model, args.out, formats=args.formats,
+                tflite_variants=args.tflite_variants, representative_data=data,
+                name=trained.name, check=not args.no_check, num_check=args.check_clips,
+                num_calibration=args.calibration_clips, labels=args.labels or trained.labels,
+                metrics=trained.metrics, evaluation_data=evaluation, verbose=True,
+                photometric=photometric_settings(trained.augment),
+            )
     except ExportError as error:  # the message names the model, format, op and layer
         print(f"ferzoo export: {error}", file=sys.stderr)
         return 1
@@ -96,9 +99,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--sections", nargs="+", default=["inference"],
                         help="benchmark sections: inference (latency and clips/s per "
                              "runtime), pipeline (input pipeline against the training step)")
-    parser.add_argument("--batch", type=int, default=8, help="clips per call for clips/s")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    parser.add_argument("--batch", type=positive_int, default=8, help="clips per call for clips/s")
+    parser.add_argument("--repeats", type=positive_int, default=20)
+    parser.add_argument("--threads", type=positive_int, help="CPU threads (default: every core)")
     parser.add_argument("--out", default="benchmarks/benchmark",
                         help="output prefix or folder: writes .json and .md")
     parser.add_argument("--work-dir", help="keep the exported models here")
@@ -116,8 +119,8 @@ def add_parsers(sub) -> None:
                    choices=["float32", "dynamic", "int8"])
     p.add_argument("--data", help="TFRecord shards for int8 calibration (default: the run's "
                                   "training shards; none: random clips, with a warning)")
-    p.add_argument("--calibration-clips", type=int, default=64)
-    p.add_argument("--check-clips", type=int, default=4)
+    p.add_argument("--calibration-clips", type=positive_int, default=64)
+    p.add_argument("--check-clips", type=positive_int, default=4)
     p.add_argument("--no-check", action="store_true", help="skip the parity check")
     p.add_argument("--eval-data", help="labelled shards to measure every export's WAR/UAR "
                                        "on (default with a run: its dataset's test split)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ferzoo.cli.common import parse_assignments
+from ferzoo.cli.common import model_settings
 from ferzoo.cli.export import model_arguments
 
 
@@ -18,7 +18,8 @@ def cmd_predict(args) -> int:
 
     predictor = Predictor(
         args.weights, model=args.model, preset=args.preset,
-        overrides=parse_assignments(args.set), labels=args.labels, stride=args.stride,
+        overrides=model_settings(args.set, args.model, args.preset), labels=args.labels,
+        stride=args.stride,
         fps=args.fps, face_crops=args.face_crops, num_threads=args.threads,
     )
     out = args.out or str(Path("predictions") / f"{Path(args.video).stem}_{predictor.name}")

@@ -6,12 +6,20 @@ loading TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from typing import Any
 
-from ferzoo.cli.common import parse_assignments
+from ferzoo.cli.common import (
+    fraction,
+    model_settings,
+    non_negative_int,
+    parse_assignments,
+    positive_float,
+    positive_int,
+)
 
 
 def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> str | None:
@@ -28,36 +36,56 @@ def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> s
 
 
 def cmd_train(args) -> int:
+    from ferzoo.training.run_folder import lock_run_folder
     from ferzoo.training.trainer import train
     from ferzoo.training.two_stage import train_two_stage
 
-    note = end_to_end_note(args.model, args.two_stage, parse_assignments(args.set))
+    from ferzoo.data.synthetic.config import SyntheticConfig
+
+    overrides = model_settings(args.set, args.model, args.preset)
+    synthetic = parse_assignments(args.synthetic, "--synthetic")
+    if args.data is None:  # checked before anything is written
+        SyntheticConfig.from_settings(synthetic, "--synthetic")
+    note = end_to_end_note(args.model, args.two_stage, overrides)
     if note:
         print(note, file=sys.stderr)
     # hybrid_cnn_rnn* with --two-stage: the frame CNN first, then the RNN on it frozen
+    # (each stage's trainer holds its own folder, this command the folder of both)
     run = train_two_stage if args.two_stage else train
-    result = run(
-        args.model, out_dir=args.out, preset=args.preset, overrides=parse_assignments(args.set),
+    out = args.out or os.path.join("runs", args.model)
+    with lock_run_folder(out) if args.two_stage else contextlib.nullcontext():
+        result = run_training(run, args, out, overrides, synthetic)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def run_training(run, args, out: str, overrides: dict[str, Any],
+                 synthetic: dict[str, Any]) -> dict[str, Any]:
+    return run(
+        args.model, out_dir=out, preset=args.preset, overrides=overrides,
         recipe=args.recipe, data=args.data, val_data=args.val_data, test_data=args.test_data,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         val_fraction=args.val_fraction, seed=args.seed, strategy=args.strategy,
         patience=args.patience, skip_corrupt=args.skip_corrupt,
         max_steps_per_epoch=args.max_steps_per_epoch, data_root=args.data_root,
-        synthetic=parse_assignments(args.synthetic), progress=not args.quiet,
+        synthetic=synthetic, progress=not args.quiet,
         per_replica_batch=args.per_replica_batch, scale_lr=args.scale_lr,
         mixed_precision=args.mixed_precision, jit=args.jit, cache=args.cache,
         fold=args.fold,
     )
-    print(json.dumps(result, indent=1))
-    return 0
 
 
 def cmd_evaluate(args) -> int:
     from ferzoo.data.pipeline import InputSpec
     from ferzoo.training.evaluate import evaluate_model
-    from ferzoo.training.run_folder import load_run
+    from ferzoo.training.run_folder import load_run, run_progress
 
     model, info = load_run(args.run)
+    done, planned, finished = run_progress(args.run, info)
+    if not finished:
+        print(f"warning: {args.run} is an incomplete run: {done} of {planned} epochs done "
+              "(rerun its ferzoo train command to finish it); scoring the best weights so "
+              "far", file=sys.stderr)
     spec = InputSpec.from_run(info)
     data = args.data
     if data is None:
@@ -67,9 +95,13 @@ def cmd_evaluate(args) -> int:
     report = evaluate_model(model, data, spec, labels, batch_size=args.batch_size,
                             out_dir=args.out or args.run, name=args.name,
                             augment=info["recipe"]["augment"],
-                            labels_known=bool(info["labels"]))
+                            labels_known=bool(info["labels"]), skip_corrupt=args.skip_corrupt)
     if report.get("label_note"):
         print(f"note: {report['label_note']}", file=sys.stderr)
+    if "skipped_data" in report:
+        from ferzoo.data.records import describe_skips
+
+        print(describe_skips(report["skipped_data"]), file=sys.stderr)
     print(json.dumps({k: report[k] for k in ("num_clips", "war", "uar", "per_class_recall")},
                      indent=1))
     return 0
@@ -77,23 +109,31 @@ def cmd_evaluate(args) -> int:
 
 def cmd_crossval(args) -> int:
     from ferzoo.training.crossval import crossval
+    from ferzoo.training.run_folder import lock_run_folder
 
     options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
-    crossval(
-        args.model, args.data, folds=args.folds, out_dir=args.out, seed=args.seed,
-        order=args.order, only=args.fold, preset=args.preset,
-        overrides=parse_assignments(args.set), recipe=args.recipe, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
-        max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
-    )
+    out = args.out or os.path.join(
+        "runs", f"crossval-{args.model}-{os.path.basename(os.path.normpath(args.data))}")
+    with lock_run_folder(out):
+        crossval(
+            args.model, args.data, folds=args.folds, out_dir=out, seed=args.seed,
+            order=args.order, only=args.fold, preset=args.preset,
+            overrides=model_settings(args.set, args.model, args.preset), recipe=args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
+            max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,
+        )
     return 0
 
 
 def cmd_svm_fit(args) -> int:
+    from ferzoo.training.run_folder import lock_run_folder
     from ferzoo.training.svm import fit_run_svm
 
-    fit_run_svm(args.run, data=args.data, out=args.out, kernel=args.kernel, C=args.C,
-                gamma=args.gamma, pooling=args.pooling, batch_size=args.batch_size)
+    out = args.out or os.path.join(args.run, "svm")
+    with lock_run_folder(out):
+        fit_run_svm(args.run, data=args.data, out=out, kernel=args.kernel, C=args.C,
+                    gamma=args.gamma, pooling=args.pooling, batch_size=args.batch_size)
     return 0
 
 
@@ -122,17 +162,17 @@ def add_parsers(sub) -> None:
                         "its subject-independent protocol whose subjects are held out for "
                         "test (default 1; the folds of ferzoo crossval)")
     p.add_argument("--out", help="run folder (default runs/MODEL); rerun to resume")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--val-fraction", type=float, default=0.15,
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--val-fraction", type=fraction, default=0.15,
                    help="share of training subjects held out for model selection")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "mirrored", "multiworker", "default"])
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs")
+    p.add_argument("--patience", type=non_negative_int, help="early stopping patience in epochs")
     p.add_argument("--skip-corrupt", action="store_true", help="skip and count bad records")
-    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--max-steps-per-epoch", type=positive_int)
     p.add_argument("--data-root", default="tfrecords", help="where synthetic data is cached")
     p.add_argument("--synthetic", nargs="*", metavar="KEY=VALUE",
                    help="SyntheticConfig fields for the built-in dataset")
@@ -141,7 +181,7 @@ def add_parsers(sub) -> None:
                    help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
                         "then train the RNN on its features (Jain et al. 2018; the way "
                         "these models learn, see docs/models/hybrid_cnn_rnn.md)")
-    p.add_argument("--per-replica-batch", type=int,
+    p.add_argument("--per-replica-batch", type=positive_int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")
     p.add_argument("--scale-lr", default="none", choices=["none", "linear", "sqrt"],
@@ -164,24 +204,28 @@ def add_parsers(sub) -> None:
                                   "training data)")
     p.add_argument("--out", help="where to write the report (default: the run folder)")
     p.add_argument("--name", default="test", help="prefix of the report files")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--skip-corrupt", action="store_true",
+                   help="read every intact record, skip the bad ones and count them "
+                        "(in the report: clips planned, read, skipped)")
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("crossval", help="train and test on every fold of a dataset's "
                                         "protocol; mean/std WAR and UAR")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True, help="a folder written by ferzoo convert")
-    p.add_argument("--folds", type=int, help="fold count of a k-fold protocol (default: the "
-                                             "dataset's, e.g. 10 for CK+, 5 for DFEW)")
-    p.add_argument("--fold", type=int, nargs="*", help="run only these folds (1-based)")
+    p.add_argument("--folds", type=positive_int,
+                   help="fold count of a k-fold protocol (default: the "
+                        "dataset's, e.g. 10 for CK+, 5 for DFEW)")
+    p.add_argument("--fold", type=positive_int, nargs="*", help="run only these folds (1-based)")
     p.add_argument("--out", help="run folder (default runs/crossval-MODEL-DATASET)")
     p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
     p.add_argument("--recipe")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--val-fraction", type=float,
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--val-fraction", type=fraction,
                    help="share of each training part's subjects held out for validation "
                         "(default 0.1)")
     p.add_argument("--seed", type=int, default=0)
@@ -189,7 +233,7 @@ def add_parsers(sub) -> None:
                    help="how subjects are dealt to folds (default: the protocol's)")
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "mirrored", "multiworker", "default"])
-    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--max-steps-per-epoch", type=positive_int)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crossval)
 
@@ -201,13 +245,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", help="shards to fit on (default: the run's training split)")
     p.add_argument("--out", help="folder for svm.npz/svm.json (default: RUN/svm)")
     p.add_argument("--kernel", default="rbf", choices=("rbf", "linear", "poly", "sigmoid"))
-    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--C", type=positive_float, default=1.0)
     p.add_argument("--gamma", default="scale", help="'scale', 'auto' or a number")
     p.add_argument("--pooling", default="average_then_fuse",
                    choices=("average_then_fuse", "fuse_then_average"),
                    help="average each stream over a video's segments, then fuse (the "
                         "paper's order), or average the fused segment features")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_svm_fit)
     p = svm.add_parser("evaluate", help="WAR/UAR of a saved SVM, or leave-one-subject-out")
     p.add_argument("--svm", required=True, help="folder written by 'ferzoo svm fit'")
@@ -217,5 +261,5 @@ def add_parsers(sub) -> None:
                    help="leave-one-subject-out over --data with the saved SVM's settings")
     p.add_argument("--out", help="report folder (default: the SVM folder)")
     p.add_argument("--name", help="report name (default: test, or loso)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.set_defaults(func=cmd_svm_evaluate)

@@ -20,17 +20,16 @@ from typing import Any, Iterable, Sequence
 
 import tensorflow as tf
 
+from ferzoo.data import records
 from ferzoo.data.augment import DEFAULT_AUGMENT, ZERO_FLOW, augment_clip, resize_frames
 from ferzoo.data.photometric import photometric_settings, preprocess_clip
+from ferzoo.data.records import check_tfrecord_files
 from ferzoo.data.sampling import get_sampler, sample_indices, segment_flow_index
 from ferzoo.data.schema import parse_example, read_context
 from ferzoo.data.writer import read_manifest
+from ferzoo.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-class DataError(ValueError):
-    """Input data that the pipeline cannot use; the message names the file or record."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +123,7 @@ def resolve_files(data: str | os.PathLike | Sequence[str], split: str | None = N
         raise DataError(
             f"no TFRecord files match {pattern!r}" if not files else f"missing files: {missing}"
         )
+    check_tfrecord_files(files)
     return files
 
 
@@ -323,8 +323,9 @@ def make_dataset(
         target: ``"label"`` (class index) or ``"valence"`` (float).
         input_context: from ``strategy.distribute_datasets_from_function``; files are
             sharded per input pipeline when there are enough of them.
-        skip_corrupt: skip (and count, with a warning naming them) bad records instead
-            of failing.
+        skip_corrupt: read every intact record and skip the bad ones instead of failing
+            (counted exactly, with a warning naming shard and record of each:
+            :mod:`ferzoo.data.records`; :func:`skipped_clips` gives the account).
         with_info: also yield a dict with ``clip_id`` and ``subject`` per clip
             (evaluation reports).
         cache: keep what the first pass read in memory: ``True`` or ``"records"``, the
@@ -340,28 +341,39 @@ def make_dataset(
         raise ValueError(f"cache={cache!r}; use False, 'records' or 'frames'")
     cache_frames = cache == "frames"
     files = resolve_files(data, split)
+    damaged: dict[str, records.ShardCheck] = {}
     if skip_corrupt:
-        bad = scan_records(files)
-        if bad:
-            tf.get_logger().warning(
-                f"skipping {len(bad)} bad record(s):\n{describe_bad_records(bad)}"
-            )
-    ds = tf.data.Dataset.from_tensor_slices(files)
+        checks = records.check_shards(files)
+        report = records.skip_report(checks)
+        if report["skipped"]:
+            tf.get_logger().warning(records.describe_skips(report))
+        damaged = {c.path: c for c in checks if c.damaged}
+    record_shard = False
     if input_context and input_context.num_input_pipelines > 1:
         if len(files) >= input_context.num_input_pipelines:
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-            record_shard = False
+            # the files of this input pipeline (as Dataset.shard would pick them)
+            files = files[input_context.input_pipeline_id::input_context.num_input_pipelines]
         else:
             record_shard = True
-    else:
-        record_shard = False
-    if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(
-        lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
-        cycle_length=min(len(files), 8), block_length=1,
-        num_parallel_calls=AUTOTUNE, deterministic=ordered,
-    )
+    whole = [f for f in files if f not in damaged]
+    parts = []
+    if whole:
+        ds = tf.data.Dataset.from_tensor_slices(whole)
+        if training:
+            ds = ds.shuffle(len(whole), seed=seed, reshuffle_each_iteration=True)
+        parts.append(ds.interleave(
+            lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
+            cycle_length=min(len(whole), 8), block_length=1,
+            num_parallel_calls=AUTOTUNE, deterministic=ordered,
+        ))
+    broken = [damaged[f] for f in files if f in damaged]
+    if broken:  # the intact records of damaged shards, read by their offsets
+        parts.append(tf.data.Dataset.from_generator(
+            lambda: records.intact_records(broken),
+            output_signature=tf.TensorSpec([], tf.string)))
+    ds = parts[0]
+    for part in parts[1:]:
+        ds = ds.concatenate(part)
     if record_shard:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if cache and not cache_frames:
@@ -402,6 +414,23 @@ def make_dataset(
         options.deterministic = True
         ds = ds.with_options(options)
     return ds.prefetch(AUTOTUNE)
+
+
+def data_fingerprint(files: Sequence[str]) -> list[list]:
+    """What a list of shards holds, independent of where it lies: each shard's name and
+    the sha256 its writer recorded (its size where no report says)."""
+    out = []
+    for path in sorted(files, key=os.path.basename):
+        report = records.shard_report(path)
+        digest = report.get("sha256") if report else None
+        out.append([os.path.basename(path), digest or os.path.getsize(path)])
+    return out
+
+
+def skipped_clips(data, split: str | None = None) -> dict[str, Any]:
+    """What a reader with ``skip_corrupt`` gets from ``data``: clips planned, read and
+    skipped, with shard and record of each skip (:func:`ferzoo.data.records.skip_report`)."""
+    return records.skip_report(records.check_shards(resolve_files(data, split)))
 
 
 def clip_counts(files: Sequence[str], split: str | None = None) -> dict[str, int]:

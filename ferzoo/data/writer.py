@@ -12,6 +12,8 @@ Layout of an output folder::
     test-00000-of-00001.tfrecord
     manifest.json                       labels, counts per class/subject, sha256 per shard
     .shards/train-00000-of-00004.tfrecord.json   per-clip report of each finished shard
+                                        (with each record's byte offset in the shard,
+                                        so a reader can skip a damaged record exactly)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ferzoo.data.records import record_size
 from ferzoo.data.schema import Clip, SchemaError, clip_to_example
 from ferzoo.progress import Progress
 
@@ -46,8 +49,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file under a temporary name, then rename it into place."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as error:  # name the file meant, not its temporary name
+        if error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def sha256_file(path: Path) -> str:
@@ -74,6 +82,7 @@ def _write_shard(job: dict[str, Any]) -> dict[str, Any]:
     load, labels, items = job["load"], job["labels"], job["items"]
     tmp = out_dir / f".{name}.tmp-{os.getpid()}"
     entries = []
+    offset = 0  # byte offset of the next record: readers skip a damaged one by it
     with tf.io.TFRecordWriter(str(tmp)) as writer:
         for item in items:
             item_name = str(item)
@@ -94,12 +103,15 @@ def _write_shard(job: dict[str, Any]) -> dict[str, Any]:
                     )
             # deterministic=True: protobuf map order (the context) is otherwise per process.
             example = clip_to_example(clip, job["image_format"])
-            writer.write(example.SerializeToString(deterministic=True))
+            record = example.SerializeToString(deterministic=True)
+            writer.write(record)
             entry = {
                 "item": item_name, "status": "written", "clip_id": clip.clip_id,
                 "label": clip.label_name, "subject": str(clip.subject),
                 "frames": int(len(clip.frames)), "flow": clip.flow is not None,
+                "offset": offset,
             }
+            offset += record_size(len(record))
             if clip.notes:
                 entry["notes"] = clip.notes
             entries.append(entry)

@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-import keras
-
 import ferzoo
-from ferzoo.training.run_folder import load_run
+from ferzoo.errors import WeightsError
+from ferzoo.training.run_folder import load_model_file, load_run, load_weights_file
 
 
 @dataclasses.dataclass
@@ -89,20 +88,18 @@ def load_trained(
                             augment=info.get("recipe", {}).get("augment"),
                             source=f"run {path}")
     if path.suffix == ".keras":
-        return TrainedModel(keras.saving.load_model(path), model, sampling=sampling,
-                            source=str(path))
+        loaded = load_model_file(path)
+        if model and loaded.name != model and loaded.name in ferzoo.list_models("*"):
+            raise WeightsError(f"{path} holds a {loaded.name} model, not {model}; give "
+                               f"--model {loaded.name} or leave --model out")
+        return TrainedModel(loaded, model, sampling=sampling, source=str(path))
     if path.name.endswith(".h5"):
         if model is None:
             raise ValueError(f"{path} holds weights only: give --model NAME (and the "
                              f"--preset / --set it was trained with)")
         built = ferzoo.build(model, preset, **dict(overrides or {}))
-        try:
-            built.load_weights(path)
-        except (ValueError, KeyError) as error:
-            raise ValueError(
-                f"{path} does not fit {model!r} built with preset={preset!r} and "
-                f"{dict(overrides or {})}: {error}"
-            ) from error
+        load_weights_file(built, path, f"{model!r} built with preset={preset!r} and "
+                                       f"{dict(overrides or {})}")
         return TrainedModel(built, model, sampling=sampling, source=str(path))
     raise ValueError(f"cannot load weights from {path}: expected a run folder, a .keras "
                      f"or a .weights.h5 file")

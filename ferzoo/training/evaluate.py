@@ -12,7 +12,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ferzoo.data.pipeline import InputSpec, dataset_labels, make_dataset, resolve_files
+from ferzoo.data.pipeline import (InputSpec, dataset_labels, make_dataset, resolve_files,
+                                  skipped_clips)
+from ferzoo.data.records import data_error
 from ferzoo.training.labels import check_labels
 from ferzoo.training.metrics import confusion_matrix, per_class_recall, plot_confusion, uar, war
 
@@ -89,6 +91,7 @@ def evaluate_model(
     title: str = "",
     record: dict[str, Any] | None = None,
     labels_known: bool = True,
+    skip_corrupt: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a classifier on clips; with ``out_dir`` write the report files.
 
@@ -100,6 +103,8 @@ def evaluate_model(
 
     Files written: ``<name>_report.json``, ``<name>_confusion.png`` and
     ``<name>_predictions.csv`` (one row per clip: id, subject, true, predicted, confidence).
+    A corrupt record is an error naming shard and record; with ``skip_corrupt`` every
+    intact clip is read and the report's ``skipped_data`` counts the others exactly.
     """
     files = resolve_files(data, "test")
     spec.check_model(model)
@@ -108,9 +113,12 @@ def evaluate_model(
     ds = make_dataset(
         files, spec, training=False, batch_size=batch_size, subjects=subjects,
         exclude_subjects=exclude_subjects, num_classes=len(label_names), with_info=True,
-        augment=augment,
+        augment=augment, skip_corrupt=skip_corrupt,
     )
-    probs, targets, ids, subjects_seen = predict_dataset(model, ds)
+    try:
+        probs, targets, ids, subjects_seen = predict_dataset(model, ds)
+    except tf.errors.OpError as error:
+        raise data_error(files, error) from error
     if index_map is not None:
         targets = index_map[targets.astype(np.int64)]
     report = classification_report(probs, targets, label_names)
@@ -118,6 +126,8 @@ def evaluate_model(
     if note:
         report["label_note"] = note
     report.update(record or {})
+    if skip_corrupt:
+        report["skipped_data"] = skipped_clips(files)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ferzoo.errors import DataError
 
-class LabelMismatchError(ValueError):
+
+class LabelMismatchError(DataError):
     """A dataset's label list does not fit the label list of the model or run."""
 
 

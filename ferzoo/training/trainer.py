@@ -25,6 +25,7 @@ loads the chief's last checkpoint, which therefore must be on storage all worker
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -45,15 +46,17 @@ from ferzoo.data.pipeline import (
     DataError,
     InputSpec,
     clip_counts,
+    data_fingerprint,
     dataset_dir,
     dataset_labels,
-    describe_bad_records,
     make_dataset,
     resolve_files,
-    scan_records,
+    skipped_clips,
 )
+from ferzoo.data import records
 from ferzoo.data.synthetic import SyntheticConfig, ensure_synthetic
 from ferzoo.data.writer import atomic_write_text
+from ferzoo.errors import FerzooError, RunFolderError, UsageError
 from ferzoo.training.distribute import (
     PEER_ERRORS,
     ClusterError,
@@ -76,6 +79,10 @@ from ferzoo.training.protocols import has_fixed_split, holdout_subjects, protoco
 from ferzoo.training.recipes import Recipe, get_recipe
 from ferzoo.training.run_folder import (
     BEST_WEIGHTS,
+    lock_run_folder,
+    publish_best,
+    read_json,
+    read_state,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -121,6 +128,8 @@ class TrainConfig:
 
     # Fields that may change between a run and its resumption.
     _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit", "cache")
+    # Fields naming places: compared by what they hold, not by how they are spelled.
+    _PATHS = ("out_dir", "data", "val_data", "test_data", "data_root")
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in self._MUTABLE}
@@ -151,25 +160,60 @@ class Trainer:
 
     # ----------------------------------------------------------------- set-up
     def _check_run_folder(self) -> dict[str, Any] | None:
-        """Write run.json for a new run; for an existing one check it is the same run."""
+        """For an existing run folder, check it holds this run; return its resume point.
+
+        Settings are compared as values; the folder and the data as what they are, not as
+        spelled (``runs/x/``, an absolute path and a moved folder are the same run; the
+        data is compared by content once resolved, :meth:`_check_same_data`).
+        """
         self.out.mkdir(parents=True, exist_ok=True)
         run_file = self.out / "run.json"
         identity = json.loads(json.dumps(self.config.identity()))
+        self._previous: dict[str, Any] | None = None
         if run_file.exists():
-            previous = json.loads(run_file.read_text()).get("config", {})
+            self._previous = read_json(
+                run_file, "it records how the run was made; restore it, or train into "
+                "another --out")
+            previous = self._previous.get("config", {})
             # A field missing from an older run.json counts as its default.
             defaults = json.loads(json.dumps(TrainConfig(model="", out_dir="").identity()))
             changed = sorted(
                 k for k in set(identity) | set(previous)
-                if identity.get(k) != previous.get(k, defaults.get(k))
+                if k not in TrainConfig._PATHS
+                and identity.get(k) != previous.get(k, defaults.get(k))
             )
             if changed:
-                raise ValueError(
+                raise RunFolderError(
                     f"{self.out} holds another run (it differs in {changed}); resume it with "
                     "the same settings or pick another --out"
                 )
-        state = self.out / "state.json"
-        return json.loads(state.read_text()) if state.exists() else None
+        return read_state(self.out)
+
+    def _data_identity(self) -> dict[str, Any]:
+        identity = {"train": data_fingerprint(self.train_files)}
+        if self.val_files is not self.train_files:
+            identity["val"] = data_fingerprint(self.val_files)
+        if self.test_files:
+            identity["test"] = data_fingerprint(self.test_files)
+        return identity
+
+    def _check_same_data(self) -> None:
+        """A resumed run trains on the data it started with (by content, not path)."""
+        previous = self._previous
+        if not previous:
+            return
+        if "data_identity" in previous:
+            before, now = previous["data_identity"], self._data_identity()
+            differs = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        else:  # an older run.json: compare the training files where they are
+            before = sorted(os.path.realpath(f) for f in previous.get("train_files", []))
+            differs = [] if before == sorted(map(os.path.realpath, self.train_files)) else [
+                "train"]
+        if differs:
+            raise RunFolderError(
+                f"{self.out} holds a run on other data (its {', '.join(differs)} data "
+                "differ in files or content); resume it with the same data or pick another "
+                "--out")
 
     def _protocol_data(self) -> bool:
         """A converted dataset without a fixed train split: hold out by its protocol."""
@@ -211,7 +255,8 @@ class Trainer:
             pass
         elif cfg.data is None:
 
-            folder = ensure_synthetic(cfg.data_root, SyntheticConfig(**cfg.synthetic))
+            synthetic = SyntheticConfig.from_settings(cfg.synthetic, "--synthetic")
+            folder = ensure_synthetic(cfg.data_root, synthetic)
             self.train_files = resolve_files(folder, "train")
             self.test_files = resolve_files(cfg.test_data or folder, "test")
         else:
@@ -266,16 +311,22 @@ class Trainer:
         return kwargs
 
     # ------------------------------------------------------------ checkpoints
-    def _save_epoch(self, epoch: int, state: dict[str, Any]) -> None:
-        # Every worker saves (reading a variable may need all of them), into save_root.
-        save_checkpoint(self.save_root, epoch, self.model, self.optimizer, state)
+    def _save_epoch(self, epoch: int, state: dict[str, Any], best: bool) -> dict[str, Any]:
+        # Every worker saves (reading a variable may need all of them), into save_root:
+        # weights, best weights and state, with one commit point (run_folder).
+        return save_checkpoint(self.save_root, epoch, self.model, self.optimizer, state,
+                               best=best)
 
     def _restore(self, state: dict[str, Any]) -> None:
         """Load the chief's last checkpoint (every worker does, from the run folder)."""
         restore_checkpoint(self.out, state, self.model, self.optimizer)
-        best = self.out / BEST_WEIGHTS
-        if self.save_root != self.out and best.exists():
+        if self.save_root == self.out:
+            publish_best(self.out, state)  # as committed, whatever a kill left behind
+        elif state.get("best_weights"):
             # Nobody writes it now: the chief is restoring too (or waiting for us).
+            (self.save_root / "ckpt").mkdir(exist_ok=True)
+            best = self.out / "ckpt" / state["best_weights"]
+            shutil.copyfile(best, self.save_root / "ckpt" / state["best_weights"])
             shutil.copyfile(best, self.save_root / BEST_WEIGHTS)
 
     # --------------------------------------------------------------- training
@@ -321,23 +372,36 @@ class Trainer:
 
     def _data_error(self, error: tf.errors.OpError) -> Exception:
         """Turn a failure inside the input pipeline into an error naming the record."""
-        message = error.message or ""
-        if "clip" in message and ("has no" in message or "label" in message):
-            detail = message.split("assertion failed:")[-1].split("\n")[0].strip(" []")
-            return DataError(f"bad clip in {dataset_dir(self.train_files)}: {detail}")
-        bad = scan_records(self.train_files + (self.test_files or []), max_bad=10)
-        if bad:
-            return DataError(
-                "corrupt input records (rerun with --skip-corrupt to skip and count them):\n"
-                + describe_bad_records(bad)
-            )
-        return error
+        return records.data_error(self.train_files + (self.test_files or []), error)
+
+    def _account_skips(self) -> dict[str, Any] | None:
+        """With ``skip_corrupt``: clips planned, read and skipped per split, printed."""
+        if not self.config.skip_corrupt:
+            return None
+        splits = {"train": self.train_files}
+        if self.val_files is not self.train_files:
+            splits["val"] = self.val_files
+        if self.test_files:
+            splits["test"] = self.test_files
+        accounts = {}
+        for split, files in splits.items():
+            accounts[split] = skipped_clips(files)
+            if accounts[split]["skipped"]:
+                self.log(f"{split} data: {records.describe_skips(accounts[split])}")
+        return accounts
 
     def _build(self, steps: int) -> None:
         """Model and optimiser under the strategy, in the run's dtype policy."""
         cfg = self.config
         with self.strategy.scope(), dtype_policy(cfg.mixed_precision):
-            self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            try:
+                self.model = registry.build(cfg.model, cfg.preset, **self._model_kwargs())
+            except ValueError as error:
+                if isinstance(error, FerzooError):
+                    raise
+                raise UsageError(
+                    f"cannot build {cfg.model} (preset {cfg.preset}) with the settings "
+                    f"{cfg.overrides}: {str(error).splitlines()[0]}") from error
             self.optimizer = self.recipe.make_optimizer(steps)
             if cfg.mixed_precision == "mixed_float16":
                 # float16 gradients underflow without loss scaling; bfloat16 has float32's
@@ -351,23 +415,27 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train (resuming if the run folder has a checkpoint), select, test, report."""
         cfg = self.config
-        state = self._check_run_folder()
         keras.utils.set_random_seed(cfg.seed)
         # The strategy first: MultiWorkerMirrored must configure TensorFlow at start-up.
         self.strategy = make_strategy(cfg.strategy)
         self.chief = is_chief(self.strategy)
         # Non-chief workers write their checkpoints where nobody reads them (TensorFlow's
-        # multi-worker recipe): the run folder is the chief's.
-        self.save_root = self.out if self.chief else Path(tempfile.mkdtemp(prefix="ferzoo-worker-"))
-        try:
-            return self._run(state)
-        finally:
-            if not self.chief:
-                shutil.rmtree(self.save_root, ignore_errors=True)
+        # multi-worker recipe): the run folder is the chief's, and the chief holds it.
+        with lock_run_folder(self.out) if self.chief else contextlib.nullcontext():
+            state = self._check_run_folder()
+            self.save_root = self.out if self.chief else Path(
+                tempfile.mkdtemp(prefix="ferzoo-worker-"))
+            try:
+                return self._run(state)
+            finally:
+                if not self.chief:
+                    shutil.rmtree(self.save_root, ignore_errors=True)
 
     def _run(self, state: dict[str, Any] | None) -> dict[str, Any]:
         cfg = self.config
         self._resolve_data()
+        self._check_same_data()
+        self.skipped = self._account_skips()
         replicas = self.strategy.num_replicas_in_sync
         global_batch, lr = resolve_batch_and_lr(
             self.base_recipe, replicas, batch_size=cfg.batch_size,
@@ -388,7 +456,8 @@ class Trainer:
                                                         **self._model_kwargs()),
                 "labels": self.labels, "spec": dataclasses.asdict(self.spec),
                 "recipe": dataclasses.asdict(self.recipe), "replicas": replicas,
-                "train_files": self.train_files, "val_subjects": self.val_subjects,
+                "train_files": [os.path.abspath(f) for f in self.train_files],
+                "data_identity": self._data_identity(), "val_subjects": self.val_subjects,
                 "protocol": self.protocol,
             }, indent=1, default=str))
         state = state or {"epoch": 0, "history": [], "best": None}
@@ -447,16 +516,13 @@ class Trainer:
                 improved = self._is_better(row, state["best"])
                 if improved:
                     state["best"] = {k: row[k] for k in row if k.startswith("val") or k == "epoch"}
-                    self.model.save_weights(self.save_root / "best.tmp.weights.h5")
-                    os.replace(self.save_root / "best.tmp.weights.h5",
-                               self.save_root / "best.weights.h5")
                     wait = 0
                 else:
                     wait += 1
                 state["history"].append(row)
                 state["epoch"] = epoch + 1
                 self._log_epoch(row, writer, state["history"])
-                self._save_epoch(epoch + 1, state)
+                state = self._save_epoch(epoch + 1, state, best=improved)
                 if cfg.patience and wait > cfg.patience:
                     self.log(f"early stop: no validation gain in {cfg.patience} epochs")
                     state["stopped_early"] = True
@@ -507,6 +573,8 @@ class Trainer:
             self.model.load_weights(self.save_root / "best.weights.h5")
         result: dict[str, Any] = {"model": self.config.model, "run": str(self.out),
                                   "epochs": state["epoch"], "best": state["best"]}
+        if self.skipped is not None:
+            result["skipped_data"] = self.skipped
         self.model.save(self.save_root / "model.keras")
         if self.test_files and self._target == "label":
             names = self.labels or [str(i) for i in range(self._num_classes)]
@@ -517,6 +585,7 @@ class Trainer:
                 title=f"{self.config.model} on {dataset_dir(self.test_files).name}",
                 record={"protocol": self.protocol} if self.protocol else None,
                 labels_known=self.labels is not None,
+                skip_corrupt=self.config.skip_corrupt,
             )
             result["test"] = {k: report[k] for k in ("num_clips", "war", "uar",
                                                        "per_class_recall")}

@@ -7,7 +7,10 @@ import dataclasses
 import hashlib
 import json
 
+from typing import Any, Mapping
+
 from ferzoo.data.synthetic.render import RENDER_VERSION, labels
+from ferzoo.errors import UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +72,39 @@ class SyntheticConfig:
             raise ValueError(
                 f"resting_expression={self.resting_expression}; need a value in [0, 1]"
             )
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None,
+                      argument: str = "--set") -> "SyntheticConfig":
+        """A config from ``KEY=VALUE`` settings (``ferzoo synth --set``, ``ferzoo train
+        --synthetic``): an unknown key lists the accepted fields, a value of the wrong
+        kind or range says what its field takes; ``argument`` names the option."""
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        settings = dict(settings or {})
+        accepted = ", ".join(f"{k} (default {v!r})" for k, v in fields.items())
+        unknown = sorted(set(settings) - set(fields))
+        if unknown:
+            raise UsageError(f"{argument}: the synthetic dataset has no setting "
+                             f"{', '.join(unknown)}; accepted: {accepted}")
+        values = {}
+        for key, value in settings.items():
+            default = fields[key]
+            if isinstance(default, bool):
+                ok, words = isinstance(value, bool), "True or False"
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+                words = "an integer"
+            else:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                words, value = "a number", float(value) if ok else value
+            if not ok:
+                raise UsageError(f"{argument} {key}={value!r}: {key} takes {words} "
+                                 f"(default {default!r})")
+            values[key] = value
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise UsageError(f"{argument}: {error}") from None
 
     @property
     def labels(self) -> list[str]:
