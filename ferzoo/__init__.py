@@ -55,7 +55,7 @@ def _quiet_start() -> None:
     with tempfile.TemporaryFile() as held:
         _os.dup2(held.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow  # noqa: F401,F811
         except BaseException:
             _os.dup2(saved, 2)
             held.seek(0)

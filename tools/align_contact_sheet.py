@@ -22,7 +22,7 @@ from ferzoo.video.io import FrameSource  # noqa: E402
 
 
 def main(argv=None) -> None:
-        default = [str(REAL / f"head-pose-face-detection-{n}.gif")
+    default = [str(REAL / f"head-pose-face-detection-{n}.gif")
                for n in ("male", "female", "female-and-male")]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")

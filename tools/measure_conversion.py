@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-refine", action="store_true")
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args(argv)
-        real = REAL
+    real = REAL
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         for label, name in GIFS.items():

@@ -37,8 +37,7 @@ SETTINGS = [  # (every, max_side, between)
 
 
 def main(argv=None) -> None:
-        real = REAL
-    default = [str(real / f"head-pose-face-detection-{n}.gif")
+    default = [str(REAL / f"head-pose-face-detection-{n}.gif")
                for n in ("male", "female", "female-and-male")]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clips", nargs="*", default=default)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import keras
+
 import ferzoo
 from ferzoo.errors import WeightsError
 from ferzoo.training.run_folder import load_model_file, load_run, load_weights_file
