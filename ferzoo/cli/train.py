@@ -35,12 +35,19 @@ def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> s
             "the paper's way (frame CNN first, then the RNN on its frozen features)")
 
 
-def cmd_train(args) -> int:
+def folder_lock(path: str):
+    """Hold a run folder for this command (:func:`ferzoo.training.run_folder.
+    lock_run_folder`); in a cluster (``TF_CONFIG``) every worker runs the command on the
+    same folder, and the trainer's chief holds each run folder instead."""
     from ferzoo.training.run_folder import lock_run_folder
+
+    return contextlib.nullcontext() if os.environ.get("TF_CONFIG") else lock_run_folder(path)
+
+
+def cmd_train(args) -> int:
+    from ferzoo.data.synthetic.config import SyntheticConfig
     from ferzoo.training.trainer import train
     from ferzoo.training.two_stage import train_two_stage
-
-    from ferzoo.data.synthetic.config import SyntheticConfig
 
     overrides = model_settings(args.set, args.model, args.preset)
     synthetic = parse_assignments(args.synthetic, "--synthetic")
@@ -53,7 +60,7 @@ def cmd_train(args) -> int:
     # (each stage's trainer holds its own folder, this command the folder of both)
     run = train_two_stage if args.two_stage else train
     out = args.out or os.path.join("runs", args.model)
-    with lock_run_folder(out) if args.two_stage else contextlib.nullcontext():
+    with folder_lock(out) if args.two_stage else contextlib.nullcontext():
         result = run_training(run, args, out, overrides, synthetic)
     print(json.dumps(result, indent=1))
     return 0
@@ -109,12 +116,11 @@ def cmd_evaluate(args) -> int:
 
 def cmd_crossval(args) -> int:
     from ferzoo.training.crossval import crossval
-    from ferzoo.training.run_folder import lock_run_folder
 
     options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
     out = args.out or os.path.join(
         "runs", f"crossval-{args.model}-{os.path.basename(os.path.normpath(args.data))}")
-    with lock_run_folder(out):
+    with folder_lock(out):
         crossval(
             args.model, args.data, folds=args.folds, out_dir=out, seed=args.seed,
             order=args.order, only=args.fold, preset=args.preset,

@@ -209,8 +209,9 @@ def test_killed_worker_restarts_and_run_finishes_from_checkpoint(fake_dir, tmp_p
     history = (out / "history.csv").read_text().strip().splitlines()[1:]
     assert [int(row.split(",")[0]) for row in history] == list(range(1, epochs + 1))
     assert json.loads((out / "result.json").read_text())["epochs"] == epochs
-    assert sorted(p.name for p in (out / "ckpt").iterdir()) == [
-        f"epoch-{epochs:04d}.opt.npz", f"epoch-{epochs:04d}.weights.h5"]
+    best = json.loads((out / "state.json").read_text())["best_weights"]  # e.g. best-0004
+    assert sorted(p.name for p in (out / "ckpt").iterdir()) == sorted([
+        best, f"epoch-{epochs:04d}.opt.npz", f"epoch-{epochs:04d}.weights.h5"])
 
 
 # ----------------------------------------------------------------- in-process
