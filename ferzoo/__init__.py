@@ -50,12 +50,12 @@ def _quiet_start() -> None:
         _sys.stderr.flush()
         saved = _os.dup(2)
     except (OSError, ValueError):  # no real stderr (some notebook kernels): nothing to hide
-        import tensorflow  # noqa: F401
+        _importlib.import_module("tensorflow")
         return
     with tempfile.TemporaryFile() as held:
         _os.dup2(held.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401,F811
+            _importlib.import_module("tensorflow")
         except BaseException:
             _os.dup2(saved, 2)
             held.seek(0)

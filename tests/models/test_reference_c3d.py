@@ -10,7 +10,7 @@ def test_reference_c3d_is_small_plain_and_says_it_is_not_a_paper():
     entry = ferzoo.get_entry("reference_c3d")
     assert "not from a paper" in entry.citation and entry.paper == "reference"
     model = ferzoo.build("reference_c3d")
-    assert 60_000 < model.count_params() < 80_000
+    assert 60_000 < model.count_params() < 90_000
     convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv3D"]
     assert len(convs) == 3
     # the size of the papers' cpu presets, so it compares with them on one split
