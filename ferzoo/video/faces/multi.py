@@ -14,10 +14,11 @@ with the video.
 - **confirm**: a new face gets its id after ``confirm`` detections (a one-frame false
   positive gets none).
 - **lose**: a face not matched for more than ``max_lost`` frames is lost; its
-  appearance signature (:func:`appearance_signature`: a hue-saturation histogram and a
-  local-binary-pattern histogram of the aligned face) is kept for ``reid_frames``
+  appearance signature (:func:`appearance_signature`: a hue-saturation histogram and
+  local-binary-pattern histograms of the aligned face) is kept for ``reid_frames``
   frames. A new face whose signature matches a lost one (Bhattacharyya similarity >=
-  ``reid_threshold``, the best match) takes the lost face's id back: a face that turns
+  ``reid_threshold``, less ``reid_near_bonus`` where it reappears within a face width
+  of where it was lost; the best match) takes the lost face's id back: a face that turns
   away or is hidden for a while keeps its id.
 - **smooth** the keypoints with a causal exponential average (reset on fast motion).
 
@@ -70,27 +71,29 @@ def _lbp(grey: np.ndarray) -> np.ndarray:
 
 
 def appearance_signature(face: np.ndarray) -> np.ndarray:
-    """A colour and texture signature of an aligned face (RGB uint8): a normalised
-    8 x 4 hue-saturation histogram and a 32-bin local-binary-pattern histogram of the
-    inner face (the zero padding left out), concatenated (64 values, two halves that
-    each sum to 1)."""
+    """A colour and texture signature of an aligned face (RGB uint8): a 16 x 8
+    hue-saturation histogram of the inner face (the zero padding left out) and a 32-bin
+    local-binary-pattern histogram of each quarter of it, each normalised to sum 1
+    (256 values: colour first, then the four texture histograms)."""
     face = cv2.resize(face, (SIGNATURE_SIZE, SIGNATURE_SIZE), interpolation=cv2.INTER_AREA)
     m = SIGNATURE_SIZE // 6
     inner = np.ascontiguousarray(face[m:-m, m:-m])
     hsv = cv2.cvtColor(inner, cv2.COLOR_RGB2HSV)
-    colour = cv2.calcHist([hsv], [0, 1], None, [8, 4], [0, 180, 0, 256]).ravel()
-    texture = np.bincount(_lbp(cv2.cvtColor(inner, cv2.COLOR_RGB2GRAY)).ravel() >> 3,
-                          minlength=32).astype(np.float32)
-    colour /= max(float(colour.sum()), 1e-9)
-    texture /= max(float(texture.sum()), 1e-9)
-    return np.concatenate([colour, texture]).astype(np.float32)
+    parts = [cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()]
+    code = _lbp(cv2.cvtColor(inner, cv2.COLOR_RGB2GRAY)) >> 3
+    h, w = code.shape
+    for y in range(2):
+        for x in range(2):
+            cell = code[y * h // 2:(y + 1) * h // 2, x * w // 2:(x + 1) * w // 2]
+            parts.append(np.bincount(cell.ravel(), minlength=32).astype(np.float32))
+    return np.concatenate([p / max(float(p.sum()), 1e-9) for p in parts]).astype(np.float32)
 
 
 def signature_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean Bhattacharyya coefficient of the two halves (1: identical histograms)."""
-    half = len(a) // 2
-    colour = float(np.sqrt(a[:half] * b[:half]).sum())
-    texture = float(np.sqrt(a[half:] * b[half:]).sum())
+    """Mean of the colour histogram's Bhattacharyya coefficient and the texture
+    histograms' mean one (1: identical)."""
+    colour = float(np.sqrt(a[:128] * b[:128]).sum())
+    texture = float(np.sqrt(a[128:] * b[128:]).sum()) / 4
     return (colour + texture) / 2
 
 
@@ -146,6 +149,8 @@ class MultiFaceOptions:
         max_lost: frames a face may go unmatched before it is lost.
         reid_frames: frames a lost face can still be re-identified by appearance.
         reid_threshold: smallest signature similarity for re-identification.
+        reid_near_bonus: added to the similarity of a lost face whose last box centre
+            is within one face width of the new face's.
         confirm: detections before a new face gets an id.
         min_iou: least box overlap of a match (unless the keypoints are close).
         smoothing: weight of the previous keypoints in the exponential average (0: none).
@@ -157,7 +162,8 @@ class MultiFaceOptions:
     every: int = 1
     max_lost: int = 6
     reid_frames: int = 150
-    reid_threshold: float = 0.8
+    reid_threshold: float = 0.9
+    reid_near_bonus: float = 0.05
     confirm: int = 3
     min_iou: float = 0.2
     smoothing: float = 0.4
@@ -238,8 +244,8 @@ class MultiFaceTracker:
                 if self.options.align_size:
                     aligned, _ = align_face(frame, track.keypoints[LEFT_EYE],
                                             track.keypoints[RIGHT_EYE], self.options.align_size)
-                    if track.detected_now:
-                        self._update_signature(track, aligned)
+                if track.detected_now:
+                    self._update_signature(track, frame)
                 out.append(FaceOnFrame(track.id, track.box.copy(), track.keypoints.copy(),
                                        track.detected_now, track.confidence, aligned))
         self.frame_count += 1
@@ -295,8 +301,8 @@ class MultiFaceTracker:
             self.tracks.append(track)
             self._observe(track, face, first=True)
             self._maybe_confirm(frame, track)
-        for track in self.tracks:
-            if track.detected_now and track.id is None:
+        for track in list(self.tracks):
+            if track in self.tracks and track.detected_now and track.id is None:
                 self._maybe_confirm(frame, track)
 
     def _observe(self, track: _Track, face: Face, first: bool = False) -> None:
@@ -315,22 +321,38 @@ class MultiFaceTracker:
     def _maybe_confirm(self, frame: np.ndarray, track: _Track) -> None:
         if track.id is not None or track.hits < self.options.confirm:
             return
-        # A face coming back: the lost face it looks most like, if alike enough.
-        if self.lost:
+        # A face coming back: the lost face it looks most like, if alike enough (a
+        # lower bar where it reappears near where it was lost).
+        # Candidates: the faces lost, and those followed but missing on this frame (a
+        # face that moved too far for the geometric match while its old track lives on).
+        candidates = self.lost + [t for t in self.tracks if t.id is not None
+                                  and not t.seen_now and t.signature is not None]
+        if candidates:
             aligned, _ = align_face(frame, track.keypoints[LEFT_EYE],
                                     track.keypoints[RIGHT_EYE], SIGNATURE_SIZE)
             signature = appearance_signature(aligned)
-            scores = [signature_similarity(signature, old.signature) for old in self.lost]
+            scores = []
+            for old in candidates:
+                score = signature_similarity(signature, old.signature)
+                near = np.linalg.norm((track.box[:2] + track.box[2:]) / 2
+                                      - (old.box[:2] + old.box[2:]) / 2) <= old.width
+                scores.append(score + (self.options.reid_near_bonus if near else 0.0))
             best = int(np.argmax(scores))
             if scores[best] >= self.options.reid_threshold:
-                old = self.lost.pop(best)
+                old = candidates[best]
+                if old in self.lost:
+                    self.lost.remove(old)
+                else:
+                    self.tracks.remove(old)
                 track.id, track.signature = old.id, old.signature
                 self.reidentified += 1
                 return
         track.id = self.next_id
         self.next_id += 1
 
-    def _update_signature(self, track: _Track, aligned: np.ndarray) -> None:
+    def _update_signature(self, track: _Track, frame: np.ndarray) -> None:
+        aligned, _ = align_face(frame, track.keypoints[LEFT_EYE], track.keypoints[RIGHT_EYE],
+                                SIGNATURE_SIZE)
         signature = appearance_signature(aligned)
         if track.signature is None:
             track.signature = signature
