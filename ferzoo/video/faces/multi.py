@@ -29,6 +29,7 @@ Faces smaller than ``min_face_size`` pixels (box width) are ignored; at most
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Iterable, Iterator, Sequence
 
 import cv2
@@ -200,6 +201,8 @@ class MultiFaceTracker:
         self.frame_count = 0
         self.reidentified = 0
         self._prev_grey: np.ndarray | None = None
+        # seconds spent: detector calls, association/flow/re-identification, alignment
+        self.timings = {"detect": 0.0, "track": 0.0, "align": 0.0}
 
     # ------------------------------------------------------------------ public
 
@@ -222,6 +225,7 @@ class MultiFaceTracker:
                ) -> list[FaceOnFrame]:
         """The faces on the next frame; ``faces``: its detections (``None``: carry the
         faces by optical flow, no detection)."""
+        started = time.perf_counter()
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         for track in self.tracks:
             track.seen_now = track.detected_now = False
@@ -238,16 +242,21 @@ class MultiFaceTracker:
             else:
                 track.lost += 1
         self._retire()
+        aligned_at = time.perf_counter()
         for track in self.tracks:
             if track.seen_now and track.id is not None:
                 aligned = None
                 if self.options.align_size:
                     aligned, _ = align_face(frame, track.keypoints[LEFT_EYE],
                                             track.keypoints[RIGHT_EYE], self.options.align_size)
-                if track.detected_now:
-                    self._update_signature(track, frame)
                 out.append(FaceOnFrame(track.id, track.box.copy(), track.keypoints.copy(),
                                        track.detected_now, track.confidence, aligned))
+        done = time.perf_counter()
+        self.timings["align"] += done - aligned_at
+        for track in self.tracks:
+            if track.seen_now and track.id is not None and track.detected_now:
+                self._update_signature(track, frame)
+        self.timings["track"] += (time.perf_counter() - done) + (aligned_at - started)
         self.frame_count += 1
         return sorted(out, key=lambda f: f.id)
 
@@ -261,7 +270,9 @@ class MultiFaceTracker:
     def _process(self, chunk):
         every = self.options.every
         keyframes = [k for k in range(len(chunk)) if (self.frame_count + k) % every == 0]
+        started = time.perf_counter()
         detections = self.detector.detect_batch([chunk[k][1] for k in keyframes])
+        self.timings["detect"] += time.perf_counter() - started
         found = dict(zip(keyframes, detections))
         for k, (index, frame) in enumerate(chunk):
             yield index, frame, self.update(frame, found.get(k) if k in found else None)
