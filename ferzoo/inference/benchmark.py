@@ -417,7 +417,9 @@ def video_benchmark(video: str | os.PathLike, weights: str | None = None,
         result["speedup"] = round(fps / base, 1) if fps and base else None
     result["meta"] = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
                       "command": " ".join([_program(), *sys.argv[1:]]), "cpu": _cpu_name(),
-                      "cores": os.cpu_count(), "versions": package_versions()}
+                      "cores": os.cpu_count(), "versions": package_versions(),
+                      # other work on the machine slows both ways alike
+                      "load_average_1min": round(os.getloadavg()[0], 2)}
     return result
 
 
@@ -431,7 +433,8 @@ def video_markdown(result: dict) -> str:
     lines = [f"Video: `{result['video']}` ({result['width']}x{result['height']}); model "
              f"{result['model']} ({result['runtime']}), window {result['window']}, stride "
              f"{result['stride']}; {result['threads']} thread(s) on {result['meta']['cpu']} "
-             f"({result['meta']['cores']} cores).", "",
+             f"({result['meta']['cores']} cores, load average "
+             f"{result['meta'].get('load_average_1min')} at the end).", "",
              "| way | detector | frames | frames/s | "
              + " | ".join(f"{s} ms" for s in stages) + " |",
              "|---|---|---:|---:|" + "---:|" * len(stages)]
