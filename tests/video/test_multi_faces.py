@@ -83,11 +83,11 @@ def test_another_person_after_a_gap_gets_a_new_id(real_dir, kind):
     male = read_clip(real_dir / "head-pose-face-detection-male.gif")[0]
     female = read_clip(real_dir / "head-pose-face-detection-female.gif")[0]
     gap = np.full((10, *male.shape[1:]), 128, np.uint8)
-    tracker, seen = _follow(np.concatenate([male[:30], gap, female]), kind)
+    tracker, seen = _follow(np.concatenate([male[:16], gap, female[:16]]), kind)
     assert sorted(seen) == [0, 1] and tracker.reidentified == 0
-    assert max(i for i, _ in seen[0]) < 30 and min(i for i, _ in seen[1]) >= 40
+    assert max(i for i, _ in seen[0]) < 16 and min(i for i, _ in seen[1]) >= 26
     # the man again after the same gap: his id back
-    tracker, seen = _follow(np.concatenate([male[:30], gap, male[30:]]), kind)
+    tracker, seen = _follow(np.concatenate([male[:16], gap, male[30:46]]), kind)
     assert sorted(seen) == [0] and tracker.reidentified == 1
 
 
