@@ -105,7 +105,7 @@ def cmd_video_benchmark(args) -> int:
     result = video_benchmark(
         args.video, weights=args.weights, model=args.models[0] if args.models else None,
         preset=None if args.preset == "none" else args.preset, detector=args.detector,
-        threads=args.threads, max_frames=args.max_frames,
+        threads=args.threads, max_frames=args.max_frames, detect_every=args.detect_every,
         baseline_frames=None if args.baseline_frames < 0 else args.baseline_frames)
     out = Path(args.out)
     out = out.with_suffix("") if out.suffix in (".json", ".md") else out
@@ -139,6 +139,8 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     video.add_argument("--detector", default="fast", choices=["auto", "fast", "mtcnn"],
                        help="with --video: face detector of the pipeline")
     video.add_argument("--max-frames", type=int, help="with --video: frames to time")
+    video.add_argument("--detect-every", type=int, default=1, metavar="N",
+                       help="with --video: detect on every N-th frame, optical flow between")
     video.add_argument("--baseline-frames", type=int, default=60,
                        help="with --video: frames of the frame-by-frame baseline (-1: all, "
                             "0: none)")

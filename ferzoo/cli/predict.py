@@ -17,6 +17,7 @@ from ferzoo.cli.export import model_arguments
 
 def cmd_predict(args) -> int:
     from ferzoo.inference.predict import PredictError, Predictor
+    from ferzoo.video.faces.multi import MultiFaceOptions
     from ferzoo.video.io import CameraSource, VideoReadError
 
     if (args.video is None) == (args.camera is None):
@@ -27,6 +28,7 @@ def cmd_predict(args) -> int:
         fps=args.fps, face_crops=args.face_crops, num_threads=args.threads,
         detector=args.detector, max_faces=args.max_faces, min_face_size=args.min_face_size,
         span=args.span, smooth=args.smooth,
+        face_options=MultiFaceOptions(every=args.detect_every),
     )
     stem = f"camera{args.camera}" if args.camera is not None else Path(args.video).stem
     out = args.out or str(Path("predictions") / f"{stem}_{predictor.name}")
@@ -84,6 +86,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--detector", default="auto", choices=["auto", "fast", "mtcnn"],
                    help="face detector: fast (BlazeFace, pip install ferzoo[fast]), mtcnn, "
                         "or auto (fast when installed, else mtcnn)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="detect on every N-th frame, carry the faces by optical flow in "
+                        "between (default 1: every frame)")
     p.add_argument("--max-faces", type=int, help="most faces followed at once (default 4)")
     p.add_argument("--min-face-size", type=int,
                    help="smallest face followed, box width in pixels (default 20)")

@@ -335,7 +335,7 @@ def video_benchmark(video: str | os.PathLike, weights: str | None = None,
                     model: str | None = None, preset: str | None = None,
                     detector: str = "fast", threads: int | None = None,
                     max_frames: int | None = None, baseline_frames: int | None = 60,
-                    warmup: int = 8) -> dict[str, Any]:
+                    warmup: int = 8, detect_every: int = 1) -> dict[str, Any]:
     """End-to-end frames/s and per-stage costs of ``Predictor.predict`` on ``video``, and
     of the frame-by-frame way of end-user tools on the same video in the same run.
 
@@ -348,16 +348,20 @@ def video_benchmark(video: str | os.PathLike, weights: str | None = None,
     aligned, and one model call per face per frame (the face repeated over the window:
     the cost of a per-frame classifier of this model's size), on the first
     ``baseline_frames`` frames (``None``: all; 0: no baseline).
+
+    ``detect_every``: the pipeline detects on every n-th frame and carries the faces by
+    optical flow in between.
     """
     import time
 
     from ferzoo.inference.predict import Predictor, make_detector
     from ferzoo.video.faces import FaceDetector, align_face
+    from ferzoo.video.faces.multi import MultiFaceOptions
     from ferzoo.video.io import FrameSource
 
     threads = set_threads(threads)
     predictor = Predictor(weights, model=model, preset=preset, detector=detector,
-                          num_threads=threads)
+                          num_threads=threads, face_options=MultiFaceOptions(every=detect_every))
     # warm-up: the detector's and the model's first calls
     predictor.detector()
     warm = list(_Clock().frames(FrameSource(video), warmup))
@@ -381,7 +385,8 @@ def video_benchmark(video: str | os.PathLike, weights: str | None = None,
         "model": predictor.name, "runtime": predictor.runtime.format,
         "weights": str(weights) if weights else f"untrained {model} ({preset})",
         "window": predictor.frames, "stride": predictor.stride, "threads": threads,
-        "pipeline": {"detector": predictor.detector_name, "faces": timeline.face_ids,
+        "pipeline": {"detector": predictor.detector_name, "detect_every": detect_every,
+                     "faces": timeline.face_ids,
                      "windows": len(timeline), **_stages(timings, total, frames)},
     }
     if baseline_frames != 0:

@@ -110,3 +110,16 @@ def test_signature_tells_the_same_face_from_another(real_dir):
     sa, sb, sc = (appearance_signature(x) for x in (a, b, c))
     assert sa.shape == (256,) and signature_similarity(sa, sa) == pytest.approx(1.0)
     assert signature_similarity(sa, sb) > 0.9 > signature_similarity(sa, sc)
+
+
+@needs_fast
+def test_detecting_every_third_frame_carries_faces_by_optical_flow(real_dir):
+    frames = read_clip(real_dir / "head-pose-face-detection-male.gif")[0]
+    tracker, seen = _follow(frames, "fast", every=3)
+    assert tracker.detector.calls == 21  # frames 0, 3, ..., 60 of 62
+    assert sorted(seen) == [0] and len(seen[0]) >= 55
+    every_frame = dict(_follow(frames, "fast")[1][0])
+    carried = dict(seen[0])
+    common = sorted(set(every_frame) & set(carried))
+    drift = [abs(carried[i] - every_frame[i]) for i in common]
+    assert np.median(drift) < 4 and max(drift) < 15  # box centres, pixels
