@@ -356,12 +356,18 @@ class Predictor:
 
         results = []
         frames = _limited(source, max_frames) if max_frames else source
+        live = hasattr(source, "device")  # a camera: Ctrl-C ends it, the files are written
+        stopped = None
         try:
             for result in self.stream(frames, fps, observe):
                 results.append(result)
                 current[result.face] = result
         except VideoReadError as error:
             raise PredictError(str(error)) from error
+        except KeyboardInterrupt:
+            if not live:
+                raise
+            stopped = "interrupted (Ctrl-C); the windows not finished then are left out"
         finally:
             if annotator is not None:
                 annotator.close()
@@ -379,6 +385,8 @@ class Predictor:
                  "sampling": self.sampling, "stride": self.stride, "windows": len(results)}
         if getattr(self, "tracker", None) is not None:
             notes["faces_reidentified"] = self.tracker.reidentified
+        if stopped:
+            notes["stopped"] = stopped
         timeline = Timeline(
             name, self.labels, np.stack([r.probabilities for r in results]),
             np.array([r.start_frame for r in results]), np.array([r.end_frame for r in results]),

@@ -288,10 +288,27 @@ def test_camera_is_read_through_opencv(toy_name, real_dir, tmp_path, monkeypatch
             pass
 
     monkeypatch.setattr(video_io.cv2, "VideoCapture", FakeCapture)
+    # Ctrl-C on a camera ends the prediction and still writes the files
+    camera = video_io.CameraSource(0)
+    frames_read = []
+
+    def interrupted(index, frame, faces):
+        frames_read.append(index)
+        if index == 15:
+            raise KeyboardInterrupt
+
+    predictor = Predictor(model=toy_name)
+    stream = predictor.stream
+    monkeypatch.setattr(predictor, "stream", lambda frames, fps, observer: stream(
+        frames, fps, lambda *a: (observer(*a), interrupted(*a))))
+    timeline = predictor.predict(camera, out_dir=tmp_path / "ctrl_c")
+    assert "interrupted" in timeline.notes["stopped"] and len(timeline) >= 4
+    assert (tmp_path / "ctrl_c" / "summary.json").exists()
+
     status = cli_main(["predict", "--camera", "2", "--model", toy_name, "--max-frames", "12",
                        "--out", str(tmp_path), "--annotate"])
     out = capsys.readouterr().out
-    assert status == 0 and opened == [2] and "camera 2: 1 face(s)" in out
+    assert status == 0 and opened == [0, 2] and "camera 2: 1 face(s)" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["video"]["fps"] == 30.0 and summary["notes"]["frames_read"] == 12
     assert (tmp_path / "annotated.mp4").exists()
