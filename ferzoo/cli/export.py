@@ -4,6 +4,7 @@
     ferzoo export --model stcam --preset cpu --weights stcam.weights.h5 --out exports/stcam \\
         --data "tfrecords/synthetic/train-*.tfrecord"
     ferzoo benchmark stc_nlstm stcam --preset cpu --out benchmarks/cpu
+    ferzoo benchmark --video clip.mp4 --weights exports/stc_nlstm_int8.tflite --detector fast
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def cmd_benchmark(args) -> int:
         BenchmarkConfig, run_benchmark, to_markdown, write_results,
     )
 
+    if args.video:
+        return cmd_video_benchmark(args)
+
     config = BenchmarkConfig(
         models=args.models, preset=None if args.preset == "none" else args.preset,
         runtimes=args.runtimes, batch=args.batch, repeats=args.repeats,
@@ -88,6 +92,31 @@ def cmd_benchmark(args) -> int:
     json_path, md_path = write_results(result, args.out)
     print(to_markdown(result))
     print(f"written: {json_path}, {md_path}")
+    return 0
+
+
+def cmd_video_benchmark(args) -> int:
+    """``ferzoo benchmark --video FILE``: end-to-end frames/s and per-stage costs of
+    ``ferzoo predict``, beside the frame-by-frame way, in one run."""
+    import json
+    from pathlib import Path
+
+    from ferzoo.inference.benchmark import video_benchmark, video_markdown
+
+    if len(args.models) > 1:
+        raise ValueError("--video takes one model (or --weights)")
+    result = video_benchmark(
+        args.video, weights=args.weights, model=args.models[0] if args.models else None,
+        preset=None if args.preset == "none" else args.preset, detector=args.detector,
+        threads=args.threads, max_frames=args.max_frames, detect_every=args.detect_every,
+        baseline_frames=None if args.baseline_frames < 0 else args.baseline_frames)
+    out = Path(args.out)
+    out = out.with_suffix("") if out.suffix in (".json", ".md") else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    out.with_suffix(".md").write_text(video_markdown(result))
+    print(video_markdown(result))
+    print(f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')}")
     return 0
 
 
@@ -105,6 +134,19 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--out", default="benchmarks/benchmark",
                         help="output prefix or folder: writes .json and .md")
     parser.add_argument("--work-dir", help="keep the exported models here")
+    video = parser.add_argument_group("video: end-to-end ferzoo predict (--video FILE)")
+    video.add_argument("--video", help="time ferzoo predict on this video, stage by stage, "
+                                       "beside the frame-by-frame way")
+    video.add_argument("--weights", help="with --video: the model to run (.tflite, export, "
+                                         "run folder...; default: MODEL untrained)")
+    video.add_argument("--detector", default="fast", choices=["auto", "fast", "mtcnn"],
+                       help="with --video: face detector of the pipeline")
+    video.add_argument("--max-frames", type=int, help="with --video: frames to time")
+    video.add_argument("--detect-every", type=int, default=1, metavar="N",
+                       help="with --video: detect on every N-th frame, optical flow between")
+    video.add_argument("--baseline-frames", type=int, default=60,
+                       help="with --video: frames of the frame-by-frame baseline (-1: all, "
+                            "0: none)")
     return parser
 
 

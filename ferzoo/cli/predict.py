@@ -1,6 +1,8 @@
 """``ferzoo predict`` and ``ferzoo attention``: what a trained model sees in a video.
 
     ferzoo predict talk.mp4 --weights exports/stcam/stcam_int8.tflite --annotate
+    ferzoo predict talk.mp4 --weights lstpnet_dfew.pth --labels dfew --smooth 1
+    ferzoo predict --camera 0 --weights exports/stcam/stcam_int8.tflite --max-frames 300
     ferzoo attention --run runs/stcam --index 3
 """
 
@@ -15,25 +17,44 @@ from ferzoo.cli.export import model_arguments
 
 def cmd_predict(args) -> int:
     from ferzoo.inference.predict import PredictError, Predictor
+    from ferzoo.video.faces.multi import MultiFaceOptions
+    from ferzoo.video.io import CameraSource, VideoReadError
 
+    if (args.video is None) == (args.camera is None):
+        raise ValueError("give a VIDEO or --camera N (one of them)")
     predictor = Predictor(
         args.weights, model=args.model, preset=args.preset,
         overrides=model_settings(args.set, args.model, args.preset), labels=args.labels,
         stride=args.stride,
         fps=args.fps, face_crops=args.face_crops, num_threads=args.threads,
+        detector=args.detector, max_faces=args.max_faces, min_face_size=args.min_face_size,
+        span=args.span, smooth=args.smooth,
+        face_options=MultiFaceOptions(every=args.detect_every),
     )
-    out = args.out or str(Path("predictions") / f"{Path(args.video).stem}_{predictor.name}")
+    stem = f"camera{args.camera}" if args.camera is not None else Path(args.video).stem
+    out = args.out or str(Path("predictions") / f"{stem}_{predictor.name}")
     try:
-        timeline = predictor.predict(args.video, out_dir=out, annotate=args.annotate)
+        source = CameraSource(args.camera) if args.camera is not None else args.video
+    except VideoReadError as error:
+        print(f"ferzoo predict: {error}", file=sys.stderr)
+        return 1
+    try:
+        timeline = predictor.predict(source, out_dir=out, annotate=args.annotate,
+                                     max_frames=args.max_frames)
     except PredictError as error:
         print(f"ferzoo predict: {error}", file=sys.stderr)
         return 1
-    counts: dict[str, int] = {}
-    for label in timeline.top_labels():
-        counts[label] = counts.get(label, 0) + 1
-    print(f"{args.video}: {len(timeline)} windows of {predictor.frames} face frames "
-          f"({timeline.notes.get('face_frames')} face frames); top class per window: "
-          + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+    summary = timeline.summary()
+    print(f"{timeline.video}: {len(summary['faces'])} face(s), {len(timeline)} windows of "
+          f"{predictor.frames} face frames ({timeline.notes['frames_read']} frames read; "
+          f"faces: {timeline.notes['faces']}; smoothing: {timeline.smoothing})")
+    for face in summary["faces"]:
+        print(f"  face {face['face']}: {face['frames_present']} frames "
+              f"({face['first_frame']}-{face['last_frame']}), {face['windows']} windows, "
+              f"mostly {face['dominant_expression']}")
     for kind, path in timeline.files.items():
         print(f"  {kind}: {path}")
     return 0
@@ -49,16 +70,36 @@ def cmd_attention(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("predict", help="expression timeline (CSV, PNG, video) of a video")
-    p.add_argument("video", help="video file, folder of frames, or image")
+    p = sub.add_parser("predict", help="per-face expression timeline (CSV, summary, PNG, "
+                                       "video) of a video or a camera")
+    p.add_argument("video", nargs="?", help="video file, folder of frames, or image")
     model_arguments(p)
+    p.add_argument("--camera", type=int, metavar="N", help="read OpenCV camera N instead")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--out", help="output folder (default predictions/VIDEO_MODEL)")
-    p.add_argument("--stride", type=int, help="frames between windows (default T/2)")
+    p.add_argument("--stride", type=int, help="frames between a face's windows "
+                                              "(default half a window)")
+    p.add_argument("--span", type=int, help="frames of a face per window (default T; "
+                                            "2 T for LSTPNet checkpoints)")
     p.add_argument("--fps", type=float, help="thin the video to about this frame rate")
     p.add_argument("--face-crops", action="store_true",
                    help="frames are already face crops: no face detection")
-    p.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
-    p.add_argument("--labels", nargs="+", help="class names in output order")
+    p.add_argument("--detector", default="auto", choices=["auto", "fast", "mtcnn"],
+                   help="face detector: fast (BlazeFace, pip install ferzoo[fast]), mtcnn, "
+                        "or auto (fast when installed, else mtcnn)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="detect on every N-th frame, carry the faces by optical flow in "
+                        "between (default 1: every frame)")
+    p.add_argument("--max-faces", type=int, help="most faces followed at once (default 4)")
+    p.add_argument("--min-face-size", type=int,
+                   help="smallest face followed, box width in pixels (default 20)")
+    p.add_argument("--smooth", type=float, metavar="SECONDS",
+                   help="exponential average of each face's probabilities over windows "
+                        "with this time constant (default: off)")
+    p.add_argument("--annotate", action="store_true",
+                   help="also write annotated.mp4 (each face's box, id and label)")
+    p.add_argument("--labels", nargs="+", help="class names in output order, or a dataset's "
+                                               "order: dfew, ferv39k, afew")
     p.add_argument("--threads", type=int, help="CPU threads of the TFLite/ONNX runtime")
     p.set_defaults(func=cmd_predict)
 

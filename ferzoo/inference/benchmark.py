@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ferzoo import registry
 from ferzoo.export import export, format_size, random_feed
 from ferzoo.export.runtime import KerasRuntime, artefact_size, latency_ms, open_runtime
@@ -278,3 +280,173 @@ def write_results(result: dict, out: str | os.PathLike) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=1, default=str))
     md_path.write_text(to_markdown(result))
     return json_path, md_path
+
+
+# --------------------------------------------------------------------------- video
+
+
+class _Clock:
+    """Seconds spent in wrapped calls, by stage."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, stage: str, fn: Callable) -> Callable:
+        import time
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + (
+                    time.perf_counter() - started)
+
+        return timed
+
+    def frames(self, source, limit: int | None):
+        """The frames of ``source`` with the time spent decoding them counted."""
+        import time
+
+        iterator = iter(source)
+        count = 0
+        while limit is None or count < limit:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.seconds["decode"] = self.seconds.get("decode", 0.0) + (
+                    time.perf_counter() - started)
+            count += 1
+            yield item
+
+
+def _stages(seconds: dict[str, float], total: float, frames: int) -> dict[str, Any]:
+    per_frame = {k: round(1000 * v / max(frames, 1), 2) for k, v in seconds.items()}
+    per_frame["other"] = round(1000 * (total - sum(seconds.values())) / max(frames, 1), 2)
+    return {"frames": frames, "seconds": round(total, 2),
+            "frames_per_second": round(frames / total, 1) if total else None,
+            "ms_per_frame": per_frame}
+
+
+def video_benchmark(video: str | os.PathLike, weights: str | None = None,
+                    model: str | None = None, preset: str | None = None,
+                    detector: str = "fast", threads: int | None = None,
+                    max_frames: int | None = None, baseline_frames: int | None = 60,
+                    warmup: int = 8, detect_every: int = 1) -> dict[str, Any]:
+    """End-to-end frames/s and per-stage costs of ``Predictor.predict`` on ``video``, and
+    of the frame-by-frame way of end-user tools on the same video in the same run.
+
+    The pipeline: ``detector`` on every frame, multi-face tracking, alignment, one model
+    window per face every ``stride`` frames. Stages (ms per frame): ``decode``,
+    ``detect``, ``track`` (association, optical flow, re-identification), ``align``,
+    ``model`` (input preparation and the runtime), ``other`` (windows, timeline).
+
+    The baseline: MTCNN on every frame (frames scaled to 640 px, batches of 8), each face
+    aligned, and one model call per face per frame (the face repeated over the window:
+    the cost of a per-frame classifier of this model's size), on the first
+    ``baseline_frames`` frames (``None``: all; 0: no baseline).
+
+    ``detect_every``: the pipeline detects on every n-th frame and carries the faces by
+    optical flow in between.
+    """
+    import time
+
+    from ferzoo.inference.predict import Predictor, make_detector
+    from ferzoo.video.faces import FaceDetector, align_face
+    from ferzoo.video.faces.multi import MultiFaceOptions
+    from ferzoo.video.io import FrameSource
+
+    threads = set_threads(threads)
+    predictor = Predictor(weights, model=model, preset=preset, detector=detector,
+                          num_threads=threads, face_options=MultiFaceOptions(every=detect_every))
+    # warm-up: the detector's and the model's first calls
+    predictor.detector()
+    warm = list(_Clock().frames(FrameSource(video), warmup))
+    predictor.detector().detect_batch([f for _, f in warm])
+    predictor.run([np.zeros((predictor.frames, predictor.image_size, predictor.image_size, 3),
+                            np.uint8)])
+
+    clock = _Clock()
+    run = predictor.run
+    predictor.run = clock.wrap("model", run)
+    source = FrameSource(video)
+    started = time.perf_counter()
+    timeline = predictor.predict(clock.frames(source, max_frames))
+    total = time.perf_counter() - started
+    predictor.run = run
+    timings = dict(clock.seconds)
+    timings.update(predictor.tracker.timings)
+    frames = timeline.notes["frames_read"]
+    result = {
+        "video": str(video), "width": source.info.width, "height": source.info.height,
+        "model": predictor.name, "runtime": predictor.runtime.format,
+        "weights": str(weights) if weights else f"untrained {model} ({preset})",
+        "window": predictor.frames, "stride": predictor.stride, "threads": threads,
+        "pipeline": {"detector": predictor.detector_name, "detect_every": detect_every,
+                     "faces": timeline.face_ids,
+                     "windows": len(timeline), **_stages(timings, total, frames)},
+    }
+    if baseline_frames != 0:
+        mtcnn, _ = make_detector("mtcnn")
+        assert isinstance(mtcnn, FaceDetector)
+        mtcnn.detect_batch([f for _, f in warm[:1]])
+        clock = _Clock()
+        detect = clock.wrap("detect", mtcnn.detect_batch)
+        align = clock.wrap("align", align_face)
+        classify = clock.wrap("model", predictor.run)
+        count, batch = 0, []
+        started = time.perf_counter()
+
+        def flush():
+            for frame, faces in zip(batch, detect(batch)):
+                for face in faces:
+                    aligned, _ = align(frame, face.left_eye, face.right_eye,
+                                       predictor.image_size)
+                    classify([np.repeat(aligned[None], predictor.frames, axis=0)])
+
+        for _, frame in clock.frames(FrameSource(video), baseline_frames):
+            batch.append(frame)
+            count += 1
+            if len(batch) == 8:
+                flush()
+                batch = []
+        if batch:
+            flush()
+        total = time.perf_counter() - started
+        result["frame_by_frame"] = {"detector": "mtcnn", **_stages(clock.seconds, total, count)}
+        fps, base = (result["pipeline"]["frames_per_second"],
+                     result["frame_by_frame"]["frames_per_second"])
+        result["speedup"] = round(fps / base, 1) if fps and base else None
+    result["meta"] = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                      "command": " ".join([_program(), *sys.argv[1:]]), "cpu": _cpu_name(),
+                      "cores": os.cpu_count(), "versions": package_versions(),
+                      # other work on the machine slows both ways alike
+                      "load_average_1min": round(os.getloadavg()[0], 2)}
+    return result
+
+
+def video_markdown(result: dict) -> str:
+    """The video benchmark as a Markdown table: one row per way, ms per frame by stage."""
+    ways = [("ferzoo predict (streamed, per-face windows)", result["pipeline"])]
+    if "frame_by_frame" in result:
+        ways.append(("frame by frame (MTCNN + per-frame classifier)",
+                     result["frame_by_frame"]))
+    stages = ["decode", "detect", "track", "align", "model", "other"]
+    lines = [f"Video: `{result['video']}` ({result['width']}x{result['height']}); model "
+             f"{result['model']} ({result['runtime']}), window {result['window']}, stride "
+             f"{result['stride']}; {result['threads']} thread(s) on {result['meta']['cpu']} "
+             f"({result['meta']['cores']} cores, load average "
+             f"{result['meta'].get('load_average_1min')} at the end).", "",
+             "| way | detector | frames | frames/s | "
+             + " | ".join(f"{s} ms" for s in stages) + " |",
+             "|---|---|---:|---:|" + "---:|" * len(stages)]
+    for name, way in ways:
+        cells = [str(way["ms_per_frame"].get(s, "-")) for s in stages]
+        lines.append(f"| {name} | {way['detector']} | {way['frames']} | "
+                     f"{way['frames_per_second']} | " + " | ".join(cells) + " |")
+    if result.get("speedup"):
+        lines += ["", f"Speed-up of the streamed pipeline: {result['speedup']}x."]
+    return "\n".join(lines) + "\n"

@@ -1,40 +1,45 @@
-"""Expressions over time in a user's video: faces -> sliding windows -> a timeline.
+"""Expressions over time in a user's video, for every face: frames -> faces -> windows
+-> a timeline, streamed.
 
     >>> predictor = Predictor("exports/stcam/stcam_int8.tflite")        # doctest: +SKIP
     >>> timeline = predictor.predict("talk.mp4", out_dir="talk_stcam")  # doctest: +SKIP
-    >>> timeline.top_labels()[:3]                                       # doctest: +SKIP
-    ['happiness', 'happiness', 'surprise']
+    >>> timeline.summary()["faces"][0]["dominant_expression"]          # doctest: +SKIP
+    'happiness'
+    >>> for result in predictor.stream(FrameSource("talk.mp4")):      # doctest: +SKIP
+    ...     print(result.face, result.end_frame, result.top_label)
 
 The model can be a Keras run folder, ``.keras`` or ``.weights.h5`` file (with its
-registered name), an export folder or SavedModel, a ``.tflite`` or a ``.onnx`` file:
-:class:`ferzoo.export.runtime.Runtime` runs them all alike.
+registered name), an export folder or SavedModel, a ``.tflite`` or a ``.onnx`` file
+(:class:`ferzoo.export.runtime.Runtime` runs them all alike), or the authors' released
+LSTPNet checkpoint (``.pth``, converted on the fly; ``.npz`` of the same names).
 
-What happens to a video:
+What happens to a video (:meth:`Predictor.stream`, one frame at a time):
 
-1. its frames are read (``ferzoo.video.io.FrameSource``, optionally thinned to
-   ``fps`` frames per second);
-2. one face is found, followed and aligned on the eyes at the model's H x W
-   (``ferzoo.video.faces.align_clip``; frames in long runs without a face are
-   dropped); clips that are already face crops can skip this (``face_crops=True``);
-3. a window of the model's T consecutive face frames slides over the clip, ``stride``
-   frames at a time (a clip shorter than T repeats its last frame, as STC-NLSTM's
-   length normalisation does); the flow stream of two-stream models is computed from
-   the aligned frames as the converters store it;
-4. each window's class probabilities make one row of the timeline: written as CSV, as a
-   PNG plot of every class over time and, if asked, as an annotated mp4 (mp4v).
+1. its frames are read (``ferzoo.video.io.FrameSource`` or ``CameraSource``);
+2. every face is detected and followed with a stable id
+   (``ferzoo.video.faces.multi.MultiFaceTracker``; the fast BlazeFace detector when
+   installed, else MTCNN) and aligned on the eyes at the model's H x W; clips that are
+   already face crops can skip this (``face_crops=True``: one face, id 0);
+3. each face has its own window of ``span`` aligned frames sliding ``stride`` frames at
+   a time (``ferzoo.inference.stream``); the model's T frames are taken from it
+   (consecutive, or LSTPNet's 8 segments x 2); the flow stream of two-stream models is
+   computed from the aligned frames as the converters store it;
+4. each window's class probabilities (optionally smoothed over time per face) make one
+   row of the :class:`~ferzoo.inference.timeline.Timeline`: ``timeline.csv``,
+   ``summary.json``, ``timeline.png`` (one panel per face) and, if asked, an annotated
+   mp4 (each face's box, id and current label).
 
-A video without any face raises :class:`NoFaceFound` with the reason; ``ferzoo predict``
-prints it and exits with status 1.
+Memory holds one window per face, not the video. A video without any face raises
+:class:`NoFaceFound`; ``ferzoo predict`` prints the reason and exits with status 1.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -42,13 +47,20 @@ from ferzoo.data.photometric import photometric_settings, preprocess_clip
 from ferzoo.data.schema import quantize_flow
 from ferzoo.export.runtime import KerasRuntime, Runtime, open_runtime
 from ferzoo.inference.loading import load_trained
-from ferzoo.video.faces import FaceOptions, NoFaceError, align_clip, square_resize
+from ferzoo.inference.stream import SAMPLINGS, FaceWindows, Smoother, Window
+from ferzoo.inference.timeline import Timeline
+from ferzoo.video.faces import FaceDetector, square_resize
+from ferzoo.video.faces.multi import FaceOnFrame, MultiFaceOptions, MultiFaceTracker
 from ferzoo.video.flow import compute_flow
 from ferzoo.video.io import FrameSource, VideoReadError
 
-# Faces are detected on frames scaled down to this longer side (about 2x faster on HD
-# video; faces of 40 px at 640 px wide stay above MTCNN's 20 px minimum).
+# MTCNN runs on frames scaled down to this longer side (about 2x faster on HD video;
+# faces of 40 px at 640 px wide stay above MTCNN's 20 px minimum).
 DETECT_SIDE = 640
+DETECTORS = ("auto", "fast", "mtcnn")
+
+__all__ = ["Predictor", "PredictError", "NoFaceFound", "Timeline", "WindowResult",
+           "make_detector", "flow_input", "artefact_metadata", "DETECTORS"]
 
 
 class PredictError(RuntimeError):
@@ -56,110 +68,80 @@ class PredictError(RuntimeError):
 
 
 class NoFaceFound(PredictError):
-    """No face in the video (or none left after dropping long gaps)."""
+    """No face in the video."""
 
 
 @dataclasses.dataclass
-class Timeline:
-    """Per-window class probabilities of one video.
+class WindowResult:
+    """The model's answer for one face's window.
 
     Attributes:
-        video: the video's path.
-        labels: class names, in output order.
-        probabilities: (windows, classes).
-        start_frames, end_frames: first and last source frame index of each window.
-        fps: frame rate of the source (0 if unknown: times are then frame indices).
-        files: paths written (``csv``, ``plot``, ``video``).
-        notes: how the faces were found, windows padded, etc.
+        face: face id.
+        start_frame, end_frame: first and last source frame of the window.
+        box: the face's mean box over the window (x1, y1, x2, y2).
+        probabilities: (classes,) after smoothing (the raw ones when it is off).
+        raw: (classes,) the model's own output.
+        labels: class names.
     """
 
-    video: str
-    labels: list[str]
+    face: int
+    start_frame: int
+    end_frame: int
+    box: np.ndarray
     probabilities: np.ndarray
-    start_frames: np.ndarray
-    end_frames: np.ndarray
-    fps: float
-    files: dict[str, str] = dataclasses.field(default_factory=dict)
-    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    raw: np.ndarray
+    labels: Sequence[str]
 
-    def __len__(self) -> int:
-        return len(self.probabilities)
+    @property
+    def top_label(self) -> str:
+        return self.labels[int(np.argmax(self.probabilities))]
 
-    def times(self, frames: np.ndarray) -> np.ndarray:
-        return frames / self.fps if self.fps else frames.astype(float)
 
-    def top_labels(self) -> list[str]:
-        return [self.labels[i] for i in self.probabilities.argmax(-1)]
+def make_detector(kind: str = "auto", max_side: int | None = DETECT_SIDE):
+    """``(detector, name)``: ``"fast"`` (BlazeFace, needs ``ferzoo[fast]``), ``"mtcnn"``,
+    or ``"auto"`` (the fast one when installed, else MTCNN)."""
+    if kind not in DETECTORS:
+        raise ValueError(f"unknown detector {kind!r}; use one of {DETECTORS}")
+    if kind in ("auto", "fast"):
+        from ferzoo.video.faces.blazeface import BlazeFaceDetector, FastDetectorUnavailable
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per window: frames, times, every class's probability, the top class."""
-        out = []
-        starts, ends = self.times(self.start_frames), self.times(self.end_frames)
-        for i, probs in enumerate(self.probabilities):
-            row = {"window": i, "start_frame": int(self.start_frames[i]),
-                   "end_frame": int(self.end_frames[i]),
-                   "start_s": round(float(starts[i]), 3) if self.fps else "",
-                   "end_s": round(float(ends[i]), 3) if self.fps else ""}
-            row.update({label: round(float(p), 5) for label, p in zip(self.labels, probs)})
-            row["top_label"] = self.labels[int(probs.argmax())]
-            row["top_probability"] = round(float(probs.max()), 5)
-            out.append(row)
-        return out
-
-    def write_csv(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        rows = self.rows()
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        return path
-
-    def plot(self, path: str | os.PathLike, title: str = "") -> Path:
-        """A PNG of every class's probability over time (window centres)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        centres = self.times((self.start_frames + self.end_frames) / 2)
-        fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
-        for k, label in enumerate(self.labels):
-            ax.plot(centres, self.probabilities[:, k], marker="o" if len(self) < 30 else None,
-                    markersize=3, linewidth=1.6, label=label)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("time (s)" if self.fps else "frame")
-        ax.set_ylabel("probability")
-        ax.set_title(title or Path(self.video).name)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-        return Path(path)
+        try:
+            return BlazeFaceDetector(), "fast (BlazeFace full-range, LiteRT)"
+        except FastDetectorUnavailable:
+            if kind == "fast":
+                raise
+    return FaceDetector(max_side=max_side), "mtcnn"
 
 
 class Predictor:
-    """A model (any format) plus the steps from a video to a timeline of expressions.
+    """A model (any format) plus the steps from a video to a per-face timeline.
 
     Args:
         weights: a run folder, ``.keras``, ``.weights.h5`` (needs ``model``), export
-            folder, SavedModel folder, ``.tflite`` or ``.onnx``; ``None`` builds
-            ``model`` untrained (for trying the pipeline).
+            folder, SavedModel folder, ``.tflite``, ``.onnx``, or LSTPNet's released
+            ``.pth`` (or ``.npz``) checkpoint; ``None`` builds ``model`` untrained.
         model: registered model name (needed for ``.weights.h5``; otherwise it only
             adds metadata).
         preset, overrides: how ``model`` was built for ``.weights.h5`` files.
-        labels: class names (default: those recorded with the weights or the export,
-            else ``class_0`` ...).
-        stride: frames between window starts (default T // 2, at least 1).
+        labels: class names, or the name of a dataset's label order (``dfew``,
+            ``ferv39k``, ``afew``: ``ferzoo.weights.lstpnet.LABEL_SETS``); default: those
+            recorded with the weights or the export, else ``class_0`` ...
+        stride: frames between a face's windows (default T // 2, at least 1).
         fps: thin the video to about this many frames per second first (``None``: all).
-        face_crops: the frames are already face crops: pad to a square and resize
-            instead of detecting faces.
-        face_options: ``ferzoo.video.faces.FaceOptions`` (default: detect on every
-            frame scaled to at most 640 px, confidence >= 0.9, drop frames in long runs
-            without a face).
+        face_crops: the frames are already face crops (one face): pad to a square and
+            resize instead of detecting faces.
+        detector: ``"auto"`` (fast BlazeFace when installed, else MTCNN), ``"fast"`` or
+            ``"mtcnn"``; or a detector object.
+        face_options: :class:`~ferzoo.video.faces.multi.MultiFaceOptions` (how many
+            faces, smallest face, re-identification); ``max_faces`` and
+            ``min_face_size`` override its two most used settings.
+        span: frames of a face per window (default T; 2 T for LSTPNet checkpoints).
+        sampling: how the T model frames are taken from the span: ``"consecutive"`` or
+            ``"segments"`` (LSTPNet; default for its checkpoints).
+        smooth: time constant in seconds of an exponential average of each face's
+            probabilities over its windows (``None``: off).
         num_threads: CPU threads of the TFLite / ONNX runtime.
-        batch_size: windows per call.
+        batch_size: windows per model call.
     """
 
     def __init__(
@@ -168,11 +150,17 @@ class Predictor:
         model: str | None = None,
         preset: str | None = None,
         overrides: Mapping[str, Any] | None = None,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[str] | str | None = None,
         stride: int | None = None,
         fps: float | None = None,
         face_crops: bool = False,
-        face_options: Any = None,
+        detector: Any = "auto",
+        face_options: MultiFaceOptions | None = None,
+        max_faces: int | None = None,
+        min_face_size: int | None = None,
+        span: int | None = None,
+        sampling: str | None = None,
+        smooth: float | None = None,
         num_threads: int | None = None,
         batch_size: int = 8,
     ):
@@ -190,137 +178,280 @@ class Predictor:
         self.flow_frames = shapes["flow"][0] if "flow" in shapes else None
         classes = self.runtime({k: np.zeros((1, *s), np.float32) for k, s in shapes.items()})
         self.num_classes = int(next(iter(classes.values())).shape[-1])
-        labels = list(labels or meta.get("labels") or [])
+        labels = resolve_labels(labels) or list(meta.get("labels") or [])
         if labels and len(labels) != self.num_classes:
             raise PredictError(f"{len(labels)} labels for a model with {self.num_classes} "
                                f"classes: {labels}")
         self.labels = labels or [f"class_{i}" for i in range(self.num_classes)]
         # the photometric steps of the weights' recipe (equalisation, standardisation)
         self.photometric = meta.get("photometric")
-        self.stride = stride or max(1, self.frames // 2)
+        self.sampling = sampling or meta.get("sampling") or "consecutive"
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"unknown sampling {self.sampling!r}; use one of {SAMPLINGS}")
+        self.span = int(span or meta.get("span") or self.frames)
+        if self.span < 1 or (self.sampling == "consecutive" and self.span != self.frames):
+            raise ValueError(f"span {self.span}: consecutive sampling takes span = T = "
+                             f"{self.frames} frames")
+        self.stride = stride or max(1, self.span // 2)
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
+        if smooth is not None and smooth <= 0:
+            raise ValueError(f"--smooth takes seconds > 0, got {smooth}")
         self.fps, self.face_crops, self.batch_size = fps, face_crops, batch_size
-        self.face_options = face_options
+        self.smooth = smooth
+        options = face_options or MultiFaceOptions()
+        changes = {k: v for k, v in (("max_faces", max_faces), ("min_face_size", min_face_size))
+                   if v is not None}
+        self.face_options = dataclasses.replace(options, align_size=self.image_size, **changes)
+        self.detector_kind = detector
+        self._detector = None
+        self.detector_name = None
 
     # ------------------------------------------------------------------------ steps
 
-    def faces(self, video: str | os.PathLike):
-        """Aligned face frames of ``video``: ``(frames (N, S, S, 3) uint8, source frame
-        indices (N,), boxes (N, 4) or None, fps, notes)``.
+    def detector(self):
+        """The face detector (made on first use)."""
+        if self._detector is None:
+            if isinstance(self.detector_kind, str):
+                self._detector, self.detector_name = make_detector(self.detector_kind)
+            else:
+                self._detector = self.detector_kind
+                self.detector_name = type(self.detector_kind).__name__
+        return self._detector
 
-        Raises:
-            NoFaceFound: no face in the video.
-        """
-        try:
-            source = FrameSource(video, target_fps=self.fps)
-        except VideoReadError as error:
-            raise PredictError(str(error)) from error
-        if self.face_crops:
-            indices, frames = [], []
-            for index, frame in source:
-                indices.append(index)
-                frames.append(square_resize(frame, self.image_size))
-            if not frames:
-                raise PredictError(f"{video}: no frame could be decoded")
-            return np.stack(frames), np.asarray(indices), None, source.fps, {
-                "faces": "given (face crops)"}
-        options = self.face_options or FaceOptions(on_long_gap="drop", max_side=DETECT_SIDE)
-        try:
-            aligned = align_clip(source, size=self.image_size, options=options)
-        except NoFaceError as error:
-            raise NoFaceFound(f"{video}: {error}") from error
-        track = aligned.track
-        keep = track.known
-        boxes = track.boxes[keep] if track is not None else None
-        return aligned.frames, aligned.frame_indices, boxes, aligned.fps, dict(aligned.notes)
-
-    def window_starts(self, count: int) -> list[int]:
-        """Start positions of the windows over ``count`` face frames."""
-        if count <= self.frames:
-            return [0]
-        starts = list(range(0, count - self.frames + 1, self.stride))
-        if starts[-1] != count - self.frames:  # cover the end of the clip too
-            starts.append(count - self.frames)
-        return starts
-
-    def inputs(self, faces: np.ndarray, start: int) -> dict[str, np.ndarray]:
-        """The model inputs of the window starting at ``start``: {stream: (T, S, S, C)}."""
-        window = faces[start:start + self.frames]
-        if len(window) < self.frames:  # repeat the last frame (STC-NLSTM Sec. 4.1)
-            pad = np.repeat(window[-1:], self.frames - len(window), axis=0)
-            window = np.concatenate([window, pad])
+    def inputs(self, window: np.ndarray) -> dict[str, np.ndarray]:
+        """Model inputs of one window of T aligned frames: {stream: (T, S, S, C)}."""
         feed = {"video": _video_input(window, self.channels)}
         if self.flow_frames is not None:
             feed["flow"] = flow_input(window, self.flow_frames)
         return feed
 
-    def batch_inputs(self, faces: np.ndarray, starts: Sequence[int]) -> dict[str, np.ndarray]:
-        """The batch of windows starting at ``starts``, prepared as in training: the
-        recipe's photometric steps (recorded with the weights) applied to the video."""
-        feeds = [self.inputs(faces, s) for s in starts]
+    def batch_inputs(self, windows: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """A batch of windows, prepared as in training: the recipe's photometric steps
+        (recorded with the weights) applied to the video."""
+        feeds = [self.inputs(w) for w in windows]
         batch = {k: np.stack([f[k] for f in feeds]) for k in feeds[0]}
         if self.photometric:
-
             batch["video"] = np.asarray(preprocess_clip(batch["video"], self.photometric))
         return batch
 
-    def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """Probabilities (windows, classes) of aligned face frames, and window starts."""
-        starts = self.window_starts(len(faces))
+    def run(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, classes) of N windows of aligned frames."""
         out = []
-        for i in range(0, len(starts), self.batch_size):
-            result = self.runtime(self.batch_inputs(faces, starts[i:i + self.batch_size]))
+        for i in range(0, len(windows), self.batch_size):
+            result = self.runtime(self.batch_inputs(windows[i:i + self.batch_size]))
             out.append(result.get("probabilities", next(iter(result.values()))))
-        return np.concatenate(out), starts
+        return np.concatenate(out)
 
-    def predict(
-        self,
-        video: str | os.PathLike,
-        out_dir: str | os.PathLike | None = None,
-        annotate: bool = False,
-    ) -> Timeline:
-        """The timeline of ``video``; with ``out_dir``, also ``timeline.csv``,
-        ``timeline.png`` and (``annotate``) ``annotated.mp4`` there.
+    def _faces_of(self, frames: Iterable, tracker: MultiFaceTracker | None
+                  ) -> Iterator[tuple[int, np.ndarray, list[FaceOnFrame]]]:
+        if tracker is not None:
+            yield from tracker.follow(frames)
+            return
+        for position, item in enumerate(frames):  # face crops: the frame is the face
+            index, frame = item if isinstance(item, tuple) else (position, item)
+            h, w = frame.shape[:2]
+            yield index, frame, [FaceOnFrame(0, np.array([0.0, 0.0, w, h]), np.zeros((5, 2)),
+                                             True, 1.0, square_resize(frame, self.image_size))]
+
+    def stream(self, frames: Iterable, fps: float = 0.0,
+               observer: Callable[[int, np.ndarray, list[FaceOnFrame]], None] | None = None,
+               ) -> Iterator[WindowResult]:
+        """Each window's result as soon as its last frame has arrived.
+
+        Args:
+            frames: ``(index, frame)`` pairs (a ``FrameSource``, a ``CameraSource``) or
+                bare RGB uint8 frames.
+            fps: the frames' rate (for ``smooth``; 0: unknown, time in frames).
+            observer: called with ``(index, frame, faces)`` after each frame's results
+                have been yielded (annotation, statistics).
+
+        Memory: one window (``span`` aligned frames) per face followed, and a batch of
+        keyframes for the detector.
+        """
+        tracker = None if self.face_crops else MultiFaceTracker(self.detector(),
+                                                                self.face_options)
+        self.tracker = tracker
+        smoother = Smoother(self.smooth, fps) if self.smooth else None
+        windows: dict[int, FaceWindows] = {}
+        for index, frame, faces in self._faces_of(frames, tracker):
+            ready: list[Window] = []
+            for face in faces:
+                buffer = windows.get(face.id)
+                if buffer is None:
+                    buffer = windows[face.id] = FaceWindows(face.id, self.span, self.frames,
+                                                            self.stride, self.sampling)
+                window = buffer.add(index, face.aligned, face.box)
+                if window is not None:
+                    ready.append(window)
+            if tracker is not None:  # faces lost: their last windows
+                active = tracker.active_ids()
+                for face_id in [f for f in windows if f not in active]:
+                    window = windows.pop(face_id).finish()
+                    if window is not None:
+                        ready.append(window)
+            yield from self._results(ready, smoother)
+            if observer is not None:
+                observer(index, frame, faces)
+        yield from self._results([w for w in (b.finish() for b in windows.values())
+                                  if w is not None], smoother)
+
+    def _results(self, windows: list[Window], smoother: Smoother | None
+                 ) -> Iterator[WindowResult]:
+        if not windows:
+            return
+        probabilities = self.run([w.frames for w in windows])
+        for window, raw in zip(windows, probabilities):
+            raw = np.asarray(raw, np.float64)
+            smoothed = raw if smoother is None else smoother(
+                window.face, (window.start_frame + window.end_frame) / 2, raw)
+            yield WindowResult(window.face, window.start_frame, window.end_frame, window.box,
+                               smoothed, raw, self.labels)
+
+    def open(self, video: Any) -> Any:
+        """A frame source: a path (file, frame folder, image) or a source already open."""
+        if isinstance(video, (str, os.PathLike)):
+            try:
+                return FrameSource(video, target_fps=self.fps)
+            except VideoReadError as error:
+                raise PredictError(str(error)) from error
+        return video
+
+    def predict(self, video: Any, out_dir: str | os.PathLike | None = None,
+                annotate: bool = False, max_frames: int | None = None) -> Timeline:
+        """The timeline of ``video`` (a path, or a source such as ``CameraSource``); with
+        ``out_dir``, also ``timeline.csv``, ``summary.json``, ``timeline.png`` and
+        (``annotate``) ``annotated.mp4`` there.
 
         Raises:
             NoFaceFound: no face in the video.
             PredictError: the video cannot be read.
         """
-        faces, indices, boxes, fps, notes = self.faces(video)
-        probabilities, starts = self.predict_faces(faces)
-        ends = [min(s + self.frames, len(faces)) - 1 for s in starts]
-        notes.update({"model": self.name, "runtime": self.runtime.format,
-                      "face_frames": int(len(faces)), "window": self.frames,
-                      "stride": self.stride, "windows": len(starts)})
-        if len(faces) < self.frames:
-            notes["padded"] = (f"only {len(faces)} face frames for a window of "
-                               f"{self.frames}: the last frame is repeated")
-        timeline = Timeline(str(video), self.labels, probabilities,
-                            indices[starts], indices[ends], float(fps or 0.0), notes=notes)
-        if out_dir is not None:
-            out = Path(out_dir)
+        source = self.open(video)
+        name = str(getattr(source, "path", video))
+        fps = float(getattr(source, "fps", 0.0) or 0.0)
+        if annotate and out_dir is None:
+            raise ValueError("annotate needs an output folder")
+        out = Path(out_dir) if out_dir is not None else None
+        if out is not None:
             out.mkdir(parents=True, exist_ok=True)
+        stats: dict[int, dict[str, int]] = {}
+        thumbnails: dict[int, np.ndarray] = {}
+        current: dict[int, WindowResult] = {}
+        counter = {"frames": 0, "detected": 0}
+        annotator = Annotator(out / "annotated.mp4", fps or 10.0, self.labels) \
+            if annotate else None
+
+        def observe(index, frame, faces):
+            counter["frames"] += 1
+            for face in faces:
+                seen = stats.setdefault(face.id, {"frames": 0, "first": index, "last": index})
+                seen["frames"] += 1
+                seen["last"] = index
+                counter["detected"] += int(face.detected)
+                if face.id not in thumbnails or (seen["frames"] == 8 and face.detected):
+                    thumbnails[face.id] = face.aligned
+            if annotator is not None:
+                annotator.write(frame, faces, current)
+
+        results = []
+        frames = _limited(source, max_frames) if max_frames else source
+        live = hasattr(source, "device")  # a camera: Ctrl-C ends it, the files are written
+        stopped = None
+        try:
+            for result in self.stream(frames, fps, observe):
+                results.append(result)
+                current[result.face] = result
+        except VideoReadError as error:
+            raise PredictError(str(error)) from error
+        except KeyboardInterrupt:
+            if not live:
+                raise
+            stopped = "interrupted (Ctrl-C); the windows not finished then are left out"
+        finally:
+            if annotator is not None:
+                annotator.close()
+        if counter["frames"] == 0:
+            raise PredictError(f"{name}: no frame could be decoded")
+        if not results:
+            detector = self.detector_name or "the detector"
+            raise NoFaceFound(f"{name}: no face found in any of {counter['frames']} frames "
+                              f"({detector}, faces of at least "
+                              f"{self.face_options.min_face_size} px)")
+        notes = {"model": self.name, "runtime": self.runtime.format,
+                 "faces": "given (face crops)" if self.face_crops else self.detector_name,
+                 "frames_read": counter["frames"], "frames_detected": counter["detected"],
+                 "window": self.frames, "span": self.span,
+                 "sampling": self.sampling, "stride": self.stride, "windows": len(results)}
+        if getattr(self, "tracker", None) is not None:
+            notes["faces_reidentified"] = self.tracker.reidentified
+        if stopped:
+            notes["stopped"] = stopped
+        timeline = Timeline(
+            name, self.labels, np.stack([r.probabilities for r in results]),
+            np.array([r.start_frame for r in results]), np.array([r.end_frame for r in results]),
+            fps, notes=notes, faces=np.array([r.face for r in results]),
+            boxes=np.stack([r.box for r in results]),
+            smoothing=f"ema {self.smooth:g} s" if self.smooth else "none",
+            face_frames=stats, thumbnails=thumbnails)
+        order = np.lexsort((timeline.start_frames, timeline.faces))
+        timeline = _reorder(timeline, order)
+        if out is not None:
             timeline.files["csv"] = str(timeline.write_csv(out / "timeline.csv"))
+            timeline.files["summary"] = str(out / "summary.json")
             timeline.files["plot"] = str(timeline.plot(
-                out / "timeline.png", title=f"{Path(video).name}: {self.name} "
+                out / "timeline.png", title=f"{Path(name).name}: {self.name} "
                                             f"({self.runtime.format})"))
-            if annotate:
-                timeline.files["video"] = str(annotate_video(
-                    video, timeline, out / "annotated.mp4", indices, boxes, self.fps))
-            (out / "timeline.json").write_text(json.dumps(
-                {"video": str(video), "labels": self.labels, "fps": timeline.fps,
-                 "notes": notes, "files": timeline.files, "windows": timeline.rows()},
-                indent=1, default=str))
+            if annotator is not None:
+                timeline.files["video"] = str(annotator.path)
+            summary = timeline.summary()
+            summary["files"] = timeline.files
+            (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
         return timeline
+
+
+def resolve_labels(labels: Sequence[str] | str | None) -> list[str] | None:
+    """Class names: a list as given, or a named dataset order (``dfew`` ...)."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        labels = [labels]
+    labels = list(labels)
+    if len(labels) == 1:
+        from ferzoo.weights.lstpnet import LABEL_SETS
+
+        key = labels[0].lower()
+        if key in LABEL_SETS:
+            return list(LABEL_SETS[key])
+    return labels
+
+
+def _limited(source: Iterable, count: int) -> Iterator:
+    for position, item in enumerate(source):
+        if position >= count:
+            return
+        yield item
+
+
+def _reorder(timeline: Timeline, order: np.ndarray) -> Timeline:
+    """Rows sorted by face, then start frame."""
+    return dataclasses.replace(
+        timeline, probabilities=timeline.probabilities[order],
+        start_frames=timeline.start_frames[order], end_frames=timeline.end_frames[order],
+        faces=timeline.faces[order], boxes=timeline.boxes[order])
 
 
 # ------------------------------------------------------------------------ helpers
 
 
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".npz")
+
+
 def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime, dict]:
     """A runtime for any model file, and what is known about it (name, labels)."""
     path = Path(weights) if weights is not None else None
+    if path is not None and path.suffix in CHECKPOINT_SUFFIXES:
+        return _open_lstpnet_checkpoint(path, model, overrides)
     if path is not None and path.is_dir() and (path / "model_card.json").exists() \
             and not (path / "saved_model.pb").exists():
         path = _export_folder_artefact(path)
@@ -333,9 +464,27 @@ def _open_model(weights, model, preset, overrides, num_threads) -> tuple[Runtime
         return open_runtime(path, num_threads=num_threads), meta
     trained = load_trained(weights, model, preset, overrides)
     runtime = KerasRuntime(trained.model, head="softmax")
+    meta = {"name": trained.name, "labels": trained.labels,
+            "photometric": photometric_settings(trained.augment)}
+    if trained.name == "lstpnet":
+        meta["sampling"] = "segments"
+    return runtime, meta
 
-    return runtime, {"name": trained.name, "labels": trained.labels,
-                     "photometric": photometric_settings(trained.augment)}
+
+def _open_lstpnet_checkpoint(path: Path, model, overrides) -> tuple[Runtime, dict]:
+    """The authors' LSTPNet checkpoint, converted in memory (16 frames of 224 x 224, in
+    [0, 1], no mean/std; windows of 32 frames as 8 segments x 2)."""
+    from ferzoo.weights.lstpnet import load_state_dict, lstpnet_from_torch
+
+    if model not in (None, "lstpnet"):
+        raise ValueError(f"{path.name}: a {path.suffix} checkpoint is read as LSTPNet's, "
+                         f"not {model!r}")
+    build = {"frames": 16, "image_size": 224, **dict(overrides or {})}
+    keras_model = lstpnet_from_torch(load_state_dict(path), **build)
+    frames = int(keras_model.inputs[0].shape[1])
+    return KerasRuntime(keras_model, head="softmax"), {
+        "name": "lstpnet", "sampling": "segments", "span": 2 * frames,
+        "source": f"{path} (converted from PyTorch)"}
 
 
 def _export_folder_artefact(folder: Path) -> Path:
@@ -357,8 +506,11 @@ def artefact_metadata(path: str | os.PathLike) -> dict[str, Any]:
         card = folder / "model_card.json"
         if card.exists():
             data = json.loads(card.read_text())
-            return {"name": data.get("name"), "labels": data.get("labels"),
+            meta = {"name": data.get("name"), "labels": data.get("labels"),
                     "photometric": data.get("photometric")}
+            if data.get("name") == "lstpnet":
+                meta["sampling"] = "segments"
+            return meta
     return {}
 
 
@@ -374,63 +526,55 @@ def flow_input(frames: np.ndarray, steps: int) -> np.ndarray:
     """The flow stream of a window of aligned frames, encoded as the TFRecords store it
     (``ferzoo.data.schema.quantize_flow``) and scaled to [0, 1] as the pipeline reads it:
     (steps, S, S, 3) float32."""
-
     flow = compute_flow(frames)  # (T-1, S, S, 2) pixels
     if len(flow) < steps:
         flow = np.concatenate([flow, np.repeat(flow[-1:], steps - len(flow), axis=0)])
     return quantize_flow(flow[:steps]).astype(np.float32) / 255.0
 
 
-def annotate_video(
-    video: str | os.PathLike,
-    timeline: Timeline,
-    path: str | os.PathLike,
-    face_indices: np.ndarray,
-    boxes: np.ndarray | None,
-    fps: float | None = None,
-) -> Path:
-    """Write the video with the face box, the current window's top class and a bar per
-    class on every frame (mp4v)."""
-    import cv2
-
-    source = FrameSource(video, target_fps=fps)
-    out_fps = source.fps or 10.0
-    writer = None
-    box_at = {int(i): b for i, b in zip(face_indices, boxes)} if boxes is not None else {}
-    starts = timeline.start_frames
-    try:
-        for index, frame in source:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                         out_fps, (w, h))
-                if not writer.isOpened():
-                    raise PredictError(f"OpenCV cannot write {path} (mp4v)")
-            image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-            window = int(np.searchsorted(starts, index, side="right")) - 1
-            if index in box_at and np.all(np.isfinite(box_at[index])):
-                x1, y1, x2, y2 = (int(round(v)) for v in box_at[index])
-                cv2.rectangle(image, (x1, y1), (x2, y2), (0, 220, 0), 2)
-            if window >= 0:
-                _draw_probabilities(image, timeline.labels, timeline.probabilities[window])
-            writer.write(image)
-    finally:
-        if writer is not None:
-            writer.release()
-    return Path(path)
+FACE_COLOURS = [(0, 220, 0), (255, 160, 0), (0, 160, 255), (220, 0, 220), (0, 220, 220),
+                (220, 220, 0), (128, 0, 255), (255, 64, 64)]  # BGR
 
 
-def _draw_probabilities(image: np.ndarray, labels: Sequence[str], probs: np.ndarray) -> None:
-    import cv2
+class Annotator:
+    """The video with each face's box, id and current label drawn, frame by frame (mp4v).
 
-    top = int(probs.argmax())
-    panel = image[:40 + 14 * len(labels), :180]
-    panel[:] = (panel * 0.45).astype(image.dtype)  # darken behind the text
-    cv2.putText(image, f"{labels[top]} {probs[top]:.2f}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX,
-                0.6, (255, 255, 255), 2, cv2.LINE_AA)
-    for k, (label, p) in enumerate(zip(labels, probs)):
-        y = 36 + 14 * k
-        cv2.rectangle(image, (8, y), (8 + int(80 * p), y + 10),
-                      (0, 200, 255) if k == top else (200, 200, 200), -1)
-        cv2.putText(image, label[:12], (94, y + 9), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    (255, 255, 255), 1, cv2.LINE_AA)
+    The label of a face is that of its latest finished window: live, as a camera
+    would show it (it trails the face by up to one window)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, labels: Sequence[str]):
+        self.path, self.fps, self.labels = Path(path), float(fps), list(labels)
+        self.writer = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray, faces: Sequence[FaceOnFrame],
+              current: Mapping[int, WindowResult]) -> None:
+        import cv2
+
+        if self.writer is None:
+            h, w = frame.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                          self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise PredictError(f"OpenCV cannot write {self.path} (mp4v)")
+        image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        for face in faces:
+            colour = FACE_COLOURS[face.id % len(FACE_COLOURS)]
+            x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+            cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
+            text = f"face {face.id}"
+            result = current.get(face.id)
+            if result is not None:
+                k = int(np.argmax(result.probabilities))
+                text += f": {self.labels[k]} {result.probabilities[k]:.2f}"
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+            y = max(th + 4, y1 - 4)
+            cv2.rectangle(image, (x1, y - th - 4), (x1 + tw + 4, y + 3), colour, -1)
+            cv2.putText(image, text, (x1 + 2, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+        self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()

@@ -250,6 +250,47 @@ class FrameSource:
             yield frame
 
 
+class CameraSource:
+    """Frames of a camera (an OpenCV capture device), as :class:`FrameSource` yields them.
+
+    Args:
+        device: OpenCV device number (0: the first camera).
+        max_frames: stop after this many frames (``None``: until the camera stops or the
+            reader stops iterating, e.g. on Ctrl-C).
+        fps: the rate to report when the device does not say (OpenCV gives 0 for many
+            webcams).
+    """
+
+    def __init__(self, device: int = 0, max_frames: int | None = None, fps: float = 30.0):
+        self.device, self.max_frames = int(device), max_frames
+        self.path = f"camera {self.device}"
+        self._capture = cv2.VideoCapture(self.device)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise VideoReadError(f"camera {self.device}: OpenCV cannot open this device")
+        reported = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = reported if np.isfinite(reported) and reported > 0 else float(fps)
+        self.info = ClipInfo(self.path, "camera", self.fps)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        index = 0
+        try:
+            while self.max_frames is None or index < self.max_frames:
+                ok, frame = self._capture.read()
+                if not ok:
+                    break
+                frame = to_rgb(frame)
+                if index == 0:
+                    self.info.height, self.info.width = frame.shape[:2]
+                yield index, frame
+                index += 1
+        finally:
+            self.info.decoded_frames = self.info.selected_frames = index
+
+    def close(self) -> None:
+        self._capture.release()
+
+
 def read_clip(path: str | os.PathLike, max_frames: int | None = None,
               **source_args) -> tuple[np.ndarray, ClipInfo]:
     """All (or the first ``max_frames``) frames of a clip as (T, H, W, 3) uint8 RGB.

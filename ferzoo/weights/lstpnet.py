@@ -34,6 +34,22 @@ LINEAR = (1, 0)  # (out, in) -> (in, out)
 SAME = None  # vectors: no change
 
 
+# The class order of each dataset's label files, which a checkpoint trained on it keeps
+# (its output k is label code k + 1, or the k-th name). Names are ferzoo's canonical ones.
+LABEL_SETS = {
+    # DFEW, EmoLabel_DataSplit/*.csv (Jiang et al. 2020): 1 Happy, 2 Sad, 3 Neutral,
+    # 4 Angry, 5 Surprise, 6 Disgust, 7 Fear; the official LSTPNet/Former-DFER loaders
+    # use label - 1.
+    "dfew": ("happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear"),
+    # FERV39k (Wang et al. 2022): its seven classes as the paper and the dataset's
+    # folders list them (Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise).
+    "ferv39k": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+    # AFEW (Dhall et al., EmotiW): the class folders Angry, Disgust, Fear, Happy,
+    # Neutral, Sad, Surprise, in that (alphabetical) order.
+    "afew": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+}
+
+
 class ConversionError(ValueError):
     """A state_dict that does not fit the model (lists every offending name)."""
 
@@ -345,6 +361,7 @@ def convert_lstpnet_checkpoint(
 
 
 __all__ = [
+    "LABEL_SETS",
     "ConversionError",
     "assign_torch_state_dict",
     "convert_lstpnet_checkpoint",

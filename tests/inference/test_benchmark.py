@@ -49,3 +49,23 @@ def test_sections_are_registered_and_unknown_ones_named():
     assert {"inference", "pipeline"} <= set(SECTIONS)
     with pytest.raises(ValueError, match=r"unknown benchmark sections \['gpu'\]"):
         run_benchmark(BenchmarkConfig(), sections=["gpu"])
+
+
+def test_video_benchmark_times_every_stage_beside_the_frame_by_frame_way(real_dir, tmp_path,
+                                                                        capsys):
+    from ferzoo.cli import main as cli_main
+
+    out = tmp_path / "video_bench"
+    status = cli_main(["benchmark", "stc_nlstm", "--preset", "tiny", "--video",
+                       str(real_dir / "head-pose-face-detection-female.gif"),
+                       "--detector", "auto", "--baseline-frames", "8", "--threads", "1",
+                       "--out", str(out)])
+    assert status == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    pipeline, baseline = result["pipeline"], result["frame_by_frame"]
+    assert pipeline["frames"] == 23 and baseline["frames"] == 8
+    assert set(pipeline["ms_per_frame"]) == {"decode", "detect", "track", "align", "model",
+                                             "other"}
+    total_ms = 1000 * pipeline["seconds"] / pipeline["frames"]
+    assert sum(pipeline["ms_per_frame"].values()) == pytest.approx(total_ms, rel=0.05)
+    assert result["speedup"] > 0 and "frames/s" in out.with_suffix(".md").read_text()
