@@ -130,9 +130,10 @@ show_file(str(run_dir / "evaluation" / "test_confusion.png"), width=420, jpeg=Fa
 # ## Predict on a real video
 #
 # `ferzoo.inference.predict.Predictor` (the `ferzoo predict` command) takes any model format (a run
-# folder, `.keras`, `.tflite`, `.onnx`), finds and aligns the face in every frame with
-# MTCNN, slides a window of the model's T frames over the clip and writes the timeline of
-# class probabilities as CSV and PNG. The frames are prepared as in training: the recipe's
+# folder, `.keras`, `.tflite`, `.onnx`), finds, follows and aligns every face (BlazeFace
+# when `ferzoo[fast]` is installed, else MTCNN), slides a window of the model's T frames
+# over each face's frames as they stream in, and writes per face the timeline of class
+# probabilities (`timeline.csv`, `timeline.png`) and a summary (`summary.json`). The frames are prepared as in training: the recipe's
 # histogram equalisation and standardisation, read from the run (or from an export's model
 # card), are applied before the model sees them.
 #
