@@ -18,10 +18,13 @@ command continues the benchmark. Then it writes the table and the plot into
     python tools/temporal_benchmark.py --models hybrid_cnn hybrid_cnn_rnn --data temporal \\
         --seeds 0 1 2
     python tools/temporal_benchmark.py --report-only                    # page and plot
+    python tools/temporal_benchmark.py --probes --probe-clips 12        # the pixel probes
 
 The hybrid CNN-RNNs train the paper's way (:func:`ferzoo.training.two_stage.train_two_stage`:
 the frame CNN, then the RNN on its frozen features); ``hybrid_cnn`` is that frame CNN
-alone, on the apex frame (the frame baseline). Models that need optical flow get data
+alone, on the apex frame (the frame baseline): when a hybrid's stage-1 CNN is the same
+model (same preset settings, recipe, data and seed), its run is recorded as the
+``hybrid_cnn`` entry (with a ``note``) instead of training it again. Models that need optical flow get data
 with ``flow=True``. A model that is not registered is skipped with a note.
 """
 
@@ -112,16 +115,48 @@ def train_one(model: str, data: str, seed: int, *, out_dir: str | os.PathLike,
         result = train_two_stage(model, str(out_dir), **options)
     else:
         result = train(model, str(out_dir), **options)
-    test = result.get("test") or {}
-    return {
-        "model": model, "data": data, "seed": seed,
-        "war": round(float(test.get("war", math.nan)), 4),
-        "uar": round(float(test.get("uar", math.nan)), 4),
-        "minutes": round((time.time() - start) / 60, 2),
-        "preset": preset, "recipe": recipe, "epochs": epochs,
-        "variant": variant if data == "temporal" else None,
-        "synthetic": base, "run": str(out_dir),
-    }
+    minutes = (time.time() - start) / 60
+
+    def entry_of(name: str, res: dict[str, Any], run: str, took: float) -> dict[str, Any]:
+        test = res.get("test") or {}
+        return {
+            "model": name, "data": data, "seed": seed,
+            "war": round(float(test.get("war", math.nan)), 4),
+            "uar": round(float(test.get("uar", math.nan)), 4),
+            "minutes": round(took, 2), "preset": preset, "recipe": recipe, "epochs": epochs,
+            "variant": variant if data == "temporal" else None, "synthetic": base, "run": run,
+        }
+
+    entry = entry_of(model, result, str(out_dir), minutes)
+    if "stage1" in result:
+        # The stage-1 CNN is the frame baseline hybrid_cnn with this preset's CNN settings
+        # (ferzoo.training.two_stage.stage1_arguments): the runner may record it as such.
+        stage1 = Path(out_dir) / "stage1_cnn"
+        entry["_stage1"] = entry_of(STAGE1_BASELINE, result["stage1"], str(stage1),
+                                    _training_minutes(stage1))
+    return entry
+
+
+STAGE1_BASELINE = "hybrid_cnn"
+
+
+def _training_minutes(run_dir: Path) -> float:
+    """Minutes of a finished run's epochs, from its history.csv (the test is not counted)."""
+    import csv
+
+    with open(run_dir / "history.csv") as f:
+        return sum(float(row["seconds"]) for row in csv.DictReader(f)) / 60
+
+
+def stage1_is_baseline(model: str, preset: str | None) -> bool:
+    """Whether the stage-1 CNN of ``model``'s two-stage training is ``hybrid_cnn`` at
+    ``preset`` (then the benchmark need not train the frame baseline again)."""
+    from ferzoo.training.two_stage import stage1_arguments
+
+    if STAGE1_BASELINE not in registry.list_models("*"):
+        return False
+    return (registry.resolve_kwargs(STAGE1_BASELINE, None, **stage1_arguments(model, preset, {}))
+            == registry.resolve_kwargs(STAGE1_BASELINE, preset))
 
 
 def run_benchmark(models: Sequence[str] = MODELS, data: Sequence[str] = DATA,
@@ -138,6 +173,9 @@ def run_benchmark(models: Sequence[str] = MODELS, data: Sequence[str] = DATA,
     table = load_results(results)
     done = {run_key(e) for e in table["runs"]}
     base = dict(synthetic or {})
+    # The frame baseline last: a two-stage hybrid's stage 1 may already be it.
+    models = [m for m in models if m != STAGE1_BASELINE] + (
+        [STAGE1_BASELINE] if STAGE1_BASELINE in models else [])
     for model in models:
         if model not in known:
             log(f"note: {model} is not registered; skipped")
@@ -163,11 +201,19 @@ def run_benchmark(models: Sequence[str] = MODELS, data: Sequence[str] = DATA,
                                   batch_size=batch_size, progress=progress, log=log)
                 log(f"{model} on {name}, seed {seed}: WAR {entry['war']:.2%} "
                     f"UAR {entry['uar']:.2%} in {entry['minutes']:.1f} min")
+                new = [entry]
+                stage1 = entry.pop("_stage1", None)
+                if (stage1 and STAGE1_BASELINE in models and run_key(stage1) not in done
+                        and stage1_is_baseline(model, preset)):
+                    stage1["note"] = f"stage 1 of the {model} run"
+                    log(f"{STAGE1_BASELINE} on {name}, seed {seed}: the stage-1 CNN of this "
+                        f"run, WAR {stage1['war']:.2%}")
+                    new.append(stage1)
                 table = load_results(results)  # re-read: keep what others wrote meanwhile
-                table["runs"].append(entry)
+                table["runs"] += new
                 Path(results).parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(results, json.dumps(table, indent=1) + "\n")
-                done.add(run_key(entry))
+                done.update(run_key(e) for e in new)
     return table
 
 
@@ -266,6 +312,12 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
     import numpy as np
 
     summary = summarise(runs)
+    # one setting (preset, recipe, epochs, data settings): the one with the most runs
+    counts: dict[tuple, int] = {}
+    for k, v in summary.items():
+        counts[_setting(k)] = counts.get(_setting(k), 0) + len(v["seeds"])
+    setting = max(counts, key=lambda k: (counts[k], str(k)))
+    summary = {k: v for k, v in summary.items() if _setting(k) == setting}
     order = {m: i for i, m in enumerate(models)}
     names = sorted({k[0] for k in summary}, key=lambda m: (order.get(m, len(order)), m))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.2), dpi=100)
@@ -289,7 +341,9 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
     ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8, ha="right")
     ax.set_ylabel("test WAR (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("WAR on unseen subjects (dots: seeds; dotted: chance)", fontsize=9)
+    preset, recipe, epochs, _ = setting
+    ax.set_title(f"WAR on unseen subjects: preset {preset}, recipe {recipe or 'default'}, "
+                 f"{epochs or 'recipe'} epochs\n(dots: seeds; dotted: chance)", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +373,39 @@ def render_page(results: str | os.PathLike = RESULTS, page: str | os.PathLike = 
     return page
 
 
+# ------------------------------------------------------------------------- probes
+PROBE_RESULTS = REPO / "docs" / "results" / "temporal_probes.json"
+PROBE_BEGIN, PROBE_END = "<!-- temporal-probes:begin -->", "<!-- temporal-probes:end -->"
+
+
+def run_probe_check(synthetic: dict[str, Any] | None = None,
+                    clips_per_subject: int | None = None,
+                    results: str | os.PathLike = PROBE_RESULTS,
+                    page: str | os.PathLike | None = PAGE) -> dict[str, Any]:
+    """The pixel probes (:mod:`ferzoo.data.synthetic.probes`) on the default data and
+    every temporal variant; written to ``results`` and, as a table, into ``page``."""
+    from ferzoo.data.synthetic import TEMPORAL_VARIANTS, SyntheticConfig
+    from ferzoo.data.synthetic.probes import probe_table, run_probes
+    from tools.docgen import replace_between
+
+    base = dict(synthetic or {})
+    out: dict[str, Any] = {}
+    for variant in ("",) + TEMPORAL_VARIANTS:
+        config = SyntheticConfig(**dict(base, temporal=variant))
+        out[variant or "default"] = run_probes(config, clips_per_subject=clips_per_subject)
+    record = {"synthetic": base, "clips_per_subject": clips_per_subject, "probes": out}
+    Path(results).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(results, json.dumps(record, indent=1) + "\n")
+    if page is not None and Path(page).exists():
+        path = Path(page)
+        body = (f"Data settings `{json.dumps(base, sort_keys=True)}`, "
+                f"{clips_per_subject or 'all'} clips per subject "
+                f"(`{os.path.relpath(results, path.parent)}`):\n\n{probe_table(out)}")
+        path.write_text(replace_between(path.read_text(), PROBE_BEGIN, PROBE_END, body,
+                                        str(path)))
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(MODELS))
@@ -339,8 +426,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", default="runs/temporal", help="where the run folders go")
     p.add_argument("--data-root", default="tfrecords")
     p.add_argument("--report-only", action="store_true", help="only write the page and plot")
+    p.add_argument("--probes", action="store_true",
+                   help="instead of training: the pixel probes of every data variant "
+                        "(docs/results/temporal_probes.json and the page's probe table)")
+    p.add_argument("--probe-clips", type=int, help="clips per subject for --probes")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
+    if args.probes:
+        record = run_probe_check(parse_assignments(args.synthetic), args.probe_clips,
+                                 page=args.page)
+        print(json.dumps(record["probes"], indent=1))
+        return 0
     if not args.report_only:
         run_benchmark(args.models, args.data, args.seeds,
                       preset=None if args.preset in ("", "none") else args.preset,

@@ -13,6 +13,7 @@ from tools.temporal_benchmark import (
     render_page,
     results_table,
     run_benchmark,
+    stage1_is_baseline,
 )
 
 TINY_DATA = dict(size=32, min_frames=6, max_frames=8, num_subjects=4, test_subjects=1,
@@ -30,12 +31,12 @@ def test_smoke_tiny_preset_one_epoch(tmp_path):
     options = dict(models=["hybrid_cnn", "stc", "no_such_model"], data=["default", "temporal"],
                    seeds=[0], preset="tiny", epochs=1, synthetic=TINY_DATA, results=results,
                    runs=tmp_path / "runs", data_root=tmp_path / "data", batch_size=4,
-                   max_steps_per_epoch=2, log=lines.append)
+                   max_steps_per_epoch=1, log=lines.append)
     table = run_benchmark(**options)
     runs = table["runs"]
-    assert [(r["model"], r["data"]) for r in runs] == [
-        ("hybrid_cnn", "default"), ("hybrid_cnn", "temporal"), ("stc", "default"),
-        ("stc", "temporal")]
+    assert [(r["model"], r["data"]) for r in runs] == [  # the frame baseline last
+        ("stc", "default"), ("stc", "temporal"), ("hybrid_cnn", "default"),
+        ("hybrid_cnn", "temporal")]
     for r in runs:
         assert set(r) >= {"model", "data", "seed", "war", "uar", "minutes"}
         assert 0 <= r["war"] <= 1 and 0 <= r["uar"] <= 1 and r["minutes"] > 0
@@ -60,3 +61,9 @@ def test_smoke_tiny_preset_one_epoch(tmp_path):
     assert missing_cells(runs, ["reference_c3d"], [0]) == [
         "`reference_c3d` on `default`: 0 of 1 seeds (model not registered)",
         "`reference_c3d` on `temporal`: 0 of 1 seeds (model not registered)"]
+
+
+def test_a_hybrids_stage1_cnn_is_the_frame_baseline_at_cpu_size():
+    assert stage1_is_baseline("hybrid_cnn_rnn", "cpu")
+    assert stage1_is_baseline("hybrid_cnn_rnn_tanh", "cpu")
+    assert not stage1_is_baseline("hybrid_cnn_rnn", "tiny")  # hybrid_cnn's tiny reads 3 frames
