@@ -217,6 +217,15 @@ def run_benchmark(models: Sequence[str] = MODELS, data: Sequence[str] = DATA,
     return table
 
 
+def all_models(preset: str | None = "cpu") -> list[str]:
+    """Every registered classification model that has ``preset`` (all of them for None),
+    in the benchmark's order (:data:`MODELS` first)."""
+    names = [n for n in registry.list_models("*")
+             if registry.get_entry(n).head == "softmax"
+             and (preset in (None, "", "none") or preset in registry.get_entry(n).presets)]
+    return [m for m in MODELS if m in names] + sorted(set(names) - set(MODELS))
+
+
 # ------------------------------------------------------------------------- report
 def summarise(runs: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     """(model, data, preset, recipe, epochs, variant, synthetic) -> mean/std WAR and UAR
@@ -408,7 +417,10 @@ def run_probe_check(synthetic: dict[str, Any] | None = None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(MODELS),
+                   help="models to run (default: the frame baseline, the hybrids, each "
+                        "paper's model and the reference); 'all': every registered "
+                        "classification model with the preset")
     p.add_argument("--data", nargs="+", default=list(DATA), choices=DATA)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--preset", default="cpu", help='model preset ("none": the paper defaults)')
@@ -432,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--probe-clips", type=int, help="clips per subject for --probes")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
+    if args.models == ["all"]:
+        args.models = all_models(args.preset)
     if args.probes:
         record = run_probe_check(parse_assignments(args.synthetic), args.probe_clips,
                                  page=args.page)

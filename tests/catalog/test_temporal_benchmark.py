@@ -7,6 +7,7 @@ import json
 from tools.temporal_benchmark import (
     BEGIN,
     END,
+    all_models,
     data_settings,
     load_results,
     missing_cells,
@@ -67,3 +68,10 @@ def test_a_hybrids_stage1_cnn_is_the_frame_baseline_at_cpu_size():
     assert stage1_is_baseline("hybrid_cnn_rnn", "cpu")
     assert stage1_is_baseline("hybrid_cnn_rnn_tanh", "cpu")
     assert not stage1_is_baseline("hybrid_cnn_rnn", "tiny")  # hybrid_cnn's tiny reads 3 frames
+
+
+def test_all_models_are_the_classification_models_with_the_preset():
+    names = all_models("cpu")
+    assert names[:3] == ["hybrid_cnn", "hybrid_cnn_rnn", "hybrid_cnn_rnn_tanh"]
+    assert {"stc_nlstm", "stcam", "lstpnet", "rfscnn"} <= set(names)
+    assert "hybrid_cnn_valence" not in names and "hybrid_cnn_rnn_valence" not in names
