@@ -322,38 +322,40 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
     import numpy as np
 
     summary = summarise(runs)
-    # one setting (preset, recipe, epochs, data settings): the one with the most runs
-    counts: dict[tuple, int] = {}
-    for k, v in summary.items():
-        counts[_setting(k)] = counts.get(_setting(k), 0) + len(v["seeds"])
-    setting = max(counts, key=lambda k: (counts[k], str(k)))
-    summary = {k: v for k, v in summary.items() if _setting(k) == setting}
     order = {m: i for i, m in enumerate(models)}
-    names = sorted({k[0] for k in summary}, key=lambda m: (order.get(m, len(order)), m))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.2), dpi=100)
+    # one group of bars per model and setting (preset, recipe, epochs, data settings)
+    groups = sorted({(k[0], _setting(k)) for k in summary},
+                    key=lambda g: (order.get(g[0], len(order)), g[0], str(g[1])))
+    settings = {g[1] for g in groups}
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.2 * len(groups) + 1.5), 3.6), dpi=100)
     width = 0.38
     for j, (data, colour) in enumerate((("default", "#9aa7b8"), ("temporal", "#d0683a"))):
-        for i, model in enumerate(names):
-            cells = [v for k, v in summary.items() if k[0] == model and k[1] == data]
-            if not cells:
+        for i, (model, setting) in enumerate(groups):
+            cell = next((v for k, v in summary.items()
+                         if k[0] == model and k[1] == data and _setting(k) == setting), None)
+            if cell is None:
                 continue
-            cell = cells[0]
             x = i + (j - 0.5) * width
-            ax.bar(x, cell["war"] * 100, width, color=colour,
-                   label=data if i == 0 or not ax.get_legend_handles_labels()[1].count(data)
-                   else None)
+            ax.bar(x, cell["war"] * 100, width, color=colour, label=data)
             ax.scatter(np.full(len(cell["wars"]), x), np.array(cell["wars"]) * 100, s=9,
                        color="black", zorder=3)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper right")
     ax.axhline(100 / 6, color="grey", lw=0.8, ls=":")
-    ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8, ha="right")
+
+    def label(model, setting):
+        if len(settings) == 1:
+            return model
+        preset, recipe, epochs, synthetic = setting
+        extra = "" if synthetic == "{}" else f"\n{synthetic}"
+        return f"{model}\n{recipe or 'default recipe'}, {epochs or 'recipe'} ep{extra}"
+
+    ax.set_xticks(range(len(groups)), [label(*g) for g in groups], fontsize=7)
     ax.set_ylabel("test WAR (%)")
     ax.set_ylim(0, 100)
-    preset, recipe, epochs, _ = setting
-    ax.set_title(f"WAR on unseen subjects: preset {preset}, recipe {recipe or 'default'}, "
-                 f"{epochs or 'recipe'} epochs\n(dots: seeds; dotted: chance)", fontsize=8)
+    ax.set_title("WAR on unseen subjects (bars: mean over seeds; dots: seeds; "
+                 "dotted: chance)", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
