@@ -55,9 +55,9 @@ def generate(out_dir, config: SyntheticConfig | None = None, workers: int = 1,
     Resumable: finished shards are kept (see ferzoo.data.writer). Returns the manifest.
     """
     config = config or SyntheticConfig()
+    check_variant(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    check_variant(config)
     settings = dict(dataclasses.asdict(config), render_version=RENDER_VERSION)
     if not config.temporal:  # added later: the default data keeps its settings file
         del settings["temporal"]
