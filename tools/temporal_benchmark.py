@@ -281,7 +281,7 @@ def results_table(runs: list[dict[str, Any]], models: Sequence[str] = MODELS) ->
         for model in names:
             cells = {k[1]: summary[k] for k in keys if k[0] == model}
             d, t = cells.get("default"), cells.get("temporal")
-            gap = f"{t['war'] - d['war']:+.1%}" if d and t else "-"
+            gap = f"{100 * (t['war'] - d['war']):+.1f} points" if d and t else "-"
             minutes = ", ".join(f"{v['minutes']:.1f}" for v in (d, t) if v)
             default_war = _pct(d["war"], d["war_std"]) if d else "not measured"
             temporal_war = _pct(t["war"], t["war_std"]) if t else "not measured"
