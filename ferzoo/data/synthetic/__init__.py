@@ -5,7 +5,9 @@ No downloads: every clip is drawn with OpenCV from a seed. Each subject has its 
 and its texture) and its own slight resting face (a resting smile or frown, brow
 height, eye openness). With ``resting_expression`` > 0 each subject's neutral face
 also holds a partial expression, so that the apex frame alone is ambiguous and the
-expression is the *change* from the subject's neutral face. Each expression is a
+expression is the *change* from the subject's neutral face; ``temporal="resting_bias"``
+and ``temporal="onset_order"`` draw data where no single frame tells the class
+(:mod:`ferzoo.data.synthetic.temporal`, docs/temporal.md). Each expression is a
 combination of facial actions (named after the FACS action units they imitate)::
 
     anger      brows lowered and drawn together, eyes narrowed, lips pressed (AU4+7+23/24)
@@ -73,12 +75,13 @@ from ferzoo.data.synthetic.render import (
     make_subject,
     render_face,
 )
+from ferzoo.data.synthetic.temporal import ONSET_PAIRS, TEMPORAL_VARIANTS, resting_bias
 
 __all__ = [
     "ACTIONS", "CONFIG_FILE", "CONTACT_SHEET", "EXPRESSIONS", "EXPRESSION_ACTIONS", "FPS",
     "HAIR_COLOURS", "INTENSITY", "IRIS_COLOURS", "NEUTRAL", "PROFILES", "RENDER_VERSION",
-    "SKIN_TONES", "SOURCE", "SUPERSAMPLE", "VALENCE", "ClipPlan", "Subject", "SyntheticConfig",
+    "ONSET_PAIRS", "SKIN_TONES", "SOURCE", "SUPERSAMPLE", "TEMPORAL_VARIANTS", "VALENCE", "ClipPlan", "Subject", "SyntheticConfig",
     "contact_sheet", "ensure_synthetic", "expression_actions", "generate", "is_complete",
     "labels", "make_subject", "plan_clip", "render_clip", "render_face", "render_frames",
-    "resting_actions", "split_items", "subject_name",
+    "resting_actions", "resting_bias", "split_items", "subject_name",
 ]

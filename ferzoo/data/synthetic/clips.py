@@ -22,6 +22,7 @@ from ferzoo.data.synthetic.render import (
     _subject_assets,
     expression_actions,
 )
+from ferzoo.data.synthetic.temporal import check_variant, onset_order_actions, resting_bias
 from ferzoo.video.flow import compute_flow
 
 PROFILES = ("onset_apex", "onset_apex_offset")
@@ -82,7 +83,11 @@ def _timeline(rng, num_frames: int, profile: str) -> tuple[np.ndarray, int]:
 def resting_actions(config: SyntheticConfig, subject_id: int) -> np.ndarray:
     """The action vector of subject ``subject_id``'s resting expression (zeros when
     ``config.resting_expression`` is 0): one of the six expressions, drawn per subject,
-    at an intensity in [resting_expression / 2, resting_expression]."""
+    at an intensity in [resting_expression / 2, resting_expression]; with
+    ``temporal="resting_bias"`` drawn like a clip's apex instead
+    (:func:`ferzoo.data.synthetic.temporal.resting_bias`)."""
+    if check_variant(config) == "resting_bias":
+        return resting_bias(config.seed, subject_id)[1]
     if not config.resting_expression:
         return np.zeros(len(ACTIONS), np.float32)
     rng = np.random.default_rng([config.seed, subject_id, 104729])
@@ -103,9 +108,13 @@ def plan_clip(config: SyntheticConfig, subject_id: int, clip_index: int) -> Clip
     strength, apex = _timeline(rng, num_frames, profile)
     # the expression's actions, each scaled a little differently from clip to clip
     apex_actions = expression_actions(names[label], intensity)
-    apex_actions *= rng.uniform(0.8, 1.2, len(ACTIONS)).astype(np.float32)
+    jitter = rng.uniform(0.8, 1.2, len(ACTIONS)).astype(np.float32)
+    apex_actions *= jitter
     actions = strength[:, None] * apex_actions[None, :]
-    if config.resting_expression:
+    variant = check_variant(config)
+    if variant == "onset_order" and names[label] != NEUTRAL:
+        actions = onset_order_actions(names[label], strength, intensity, jitter)
+    if config.resting_expression or variant == "resting_bias":
         actions = np.maximum(actions, resting_actions(config, subject_id)[None, :])
     if rng.random() < 0.35:  # a blink somewhere in the clip
         when = int(rng.integers(0, num_frames))

@@ -37,6 +37,11 @@ class SyntheticConfig:
             both) and only the change from the first frame tells the expression: a
             control for whether a model reads time. 0 (default) keeps the slight resting
             face every subject has anyway.
+        temporal: a temporal variant, where one frame cannot tell the class
+            (ferzoo.data.synthetic.temporal, docs/temporal.md): ``"resting_bias"`` (the
+            resting face holds an expression as strong as the clip's) or ``"onset_order"``
+            (class pairs with the same apex, told apart by the order of their onset).
+            Empty (default): the default data.
     """
 
     size: int = 64
@@ -50,6 +55,7 @@ class SyntheticConfig:
     seed: int = 0
     mmi_fraction: float = 0.5
     resting_expression: float = 0.0
+    temporal: str = ""
 
     def __post_init__(self):
         if self.size < 16:
@@ -123,5 +129,7 @@ class SyntheticConfig:
         fields = dict(dataclasses.asdict(self), render_version=RENDER_VERSION)
         if not self.resting_expression:  # added later: default data keeps its old key
             del fields["resting_expression"]
+        if not self.temporal:  # added later too
+            del fields["temporal"]
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.size}px-s{self.seed}-{digest}"

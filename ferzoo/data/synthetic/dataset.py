@@ -16,6 +16,7 @@ from ferzoo.data.schema import Clip
 from ferzoo.data.synthetic.clips import SOURCE, plan_clip, render_clip, render_frames, subject_name
 from ferzoo.data.synthetic.config import SyntheticConfig
 from ferzoo.data.synthetic.render import RENDER_VERSION
+from ferzoo.data.synthetic.temporal import PARTNER, check_variant, resting_bias
 from ferzoo.data.writer import atomic_write_text, read_manifest, write_split
 
 
@@ -54,9 +55,12 @@ def generate(out_dir, config: SyntheticConfig | None = None, workers: int = 1,
     Resumable: finished shards are kept (see ferzoo.data.writer). Returns the manifest.
     """
     config = config or SyntheticConfig()
+    check_variant(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(dataclasses.asdict(config), render_version=RENDER_VERSION)
+    if not config.temporal:  # added later: the default data keeps its settings file
+        del settings["temporal"]
     old = out_dir / CONFIG_FILE
     if old.exists() and json.loads(old.read_text()) != settings:
         raise ValueError(
@@ -142,6 +146,13 @@ def contact_sheet(path, config: SyntheticConfig | None = None, clips_per_class: 
                 cv2.putText(sheet, name, (6, y + 22), font, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
             info = (f"{subject_name(subject)} {'CK+' if plan.profile == 'onset_apex' else 'MMI'}"
                     f" i={plan.intensity:.2f} T={len(frames)}")
+            note = ""  # what a temporal variant adds to the clip (docs/temporal.md)
+            if config.temporal == "resting_bias":
+                note = f"resting: {resting_bias(config.seed, subject)[0]}"
+            elif config.temporal == "onset_order" and name in PARTNER:
+                note = f"then: {PARTNER[name]}"
+            cv2.putText(sheet, note, (6, y + cell - 24), font, 0.4, (60, 60, 60), 1,
+                        cv2.LINE_AA)
             cv2.putText(sheet, info, (6, y + cell - 8), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
             for k, index in enumerate(picks):
                 x = label_w + k * (cell + gap)
