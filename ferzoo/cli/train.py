@@ -156,7 +156,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--preset", help="named override set of the model: tiny, cpu, ...")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="model builder arguments")
-    p.add_argument("--recipe", help="training recipe (default: the model's paper recipe)")
+    p.add_argument("--recipe", help="training recipe (default: the preset's, one that "
+                                    "learns at its size, else the paper's; ferzoo info "
+                                    "NAME lists them)")
     p.add_argument("--data", help="training shards: glob pattern or folder "
                                   "(default: the built-in synthetic dataset)")
     p.add_argument("--val-data", help="validation shards (default: held-out subjects)")
