@@ -59,9 +59,11 @@ def test_smoke_tiny_preset_one_epoch(tmp_path):
     assert "`stc` on `temporal`: 1 of 2 seeds" in text
     assert (tmp_path / "plot.png").stat().st_size > 1000
     assert "not measured" in results_table(runs[:1])
-    assert missing_cells(runs, ["reference_c3d"], [0]) == [
-        "`reference_c3d` on `default`: 0 of 1 seeds (model not registered)",
-        "`reference_c3d` on `temporal`: 0 of 1 seeds (model not registered)"]
+    assert missing_cells(runs, ["reference_c3d", "no_such_model"], [0]) == [
+        "`reference_c3d` on `default`: 0 of 1 seeds",
+        "`reference_c3d` on `temporal`: 0 of 1 seeds",
+        "`no_such_model` on `default`: 0 of 1 seeds (model not registered)",
+        "`no_such_model` on `temporal`: 0 of 1 seeds (model not registered)"]
 
 
 def test_a_hybrids_stage1_cnn_is_the_frame_baseline_at_cpu_size():

@@ -95,7 +95,9 @@ class SyntheticConfig:
         values = {}
         for key, value in settings.items():
             default = fields[key]
-            if isinstance(default, bool):
+            if isinstance(default, str):
+                ok, words, value = True, "a name", str(value)
+            elif isinstance(default, bool):
                 ok, words = isinstance(value, bool), "True or False"
             elif isinstance(default, int):
                 ok = isinstance(value, int) and not isinstance(value, bool)
