@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from ferzoo.video.faces import FaceDetector  # noqa: E402
 from ferzoo.video.faces.blazeface import BlazeFaceDetector  # noqa: E402
-from ferzoo.video.faces.multi import box_iou  # noqa: E402
+from ferzoo.video.faces.track import box_iou  # noqa: E402
 from ferzoo.video.io import read_clip  # noqa: E402
 
 MEDIA = ["ivan.jpg", "head-pose-face-detection-male.gif", "head-pose-face-detection-female.gif",

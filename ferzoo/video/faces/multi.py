@@ -37,16 +37,9 @@ import numpy as np
 
 from ferzoo.video.faces.align import align_face
 from ferzoo.video.faces.detect import LEFT_EYE, RIGHT_EYE, Face
+from ferzoo.video.faces.track import box_iou
 
 SIGNATURE_SIZE = 48
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _covered(a: np.ndarray, b: np.ndarray) -> float:

@@ -39,12 +39,13 @@ LONG_GAP_POLICIES = ("skip", "drop", "fill")
 # --------------------------------------------------------------------------- choice
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(inter / union) if union > 0 else 0.0
 
 
 def choose_face(faces: Sequence[Face], frame_shape: Sequence[int], mode: str = "track",
@@ -74,7 +75,7 @@ def choose_face(faces: Sequence[Face], frame_shape: Sequence[int], mode: str = "
     dist = [float(np.linalg.norm(f.center - previous.center)) / max(previous.width, 1.0)
             for f in faces]
     best = int(np.argmin(dist))
-    if dist[best] <= max_jump or _iou(faces[best].box, previous.box) > 0.3:
+    if dist[best] <= max_jump or box_iou(faces[best].box, previous.box) > 0.3:
         return faces[best]
     return None
 
