@@ -179,14 +179,14 @@ def test_cpu_presets_train_with_a_recipe_measured_at_their_size():
             get_recipe(entry.recipe_for(preset))
     stc = ferzoo.get_entry("stc_nlstm")
     assert stc.recipe_for(None) == "stc_nlstm_paper"  # the paper-size model: the paper's
-    assert stc.recipe_for("cpu") == "synthetic_cpu"
+    assert stc.recipe_for("cpu") == "stc_nlstm_cpu"
     assert stc.recipe_for("tiny") == "stc_nlstm_paper"
     assert ferzoo.get_entry("lstpnet").recipe_for("cpu") == "lstpnet_cpu"
     assert ferzoo.get_entry("stcam").recipe_for("cpu") == "synthetic_cpu"
     assert ferzoo.get_entry("hybrid_cnn_rnn").recipe_for("cpu") == "hybrid_synthetic"
     info = ferzoo.model_info("stc_nlstm", count_params=False)
     assert info["recipe"] == "stc_nlstm_paper"
-    assert info["preset_recipes"] == {"tiny": "stc_nlstm_paper", "cpu": "synthetic_cpu"}
+    assert info["preset_recipes"] == {"tiny": "stc_nlstm_paper", "cpu": "stc_nlstm_cpu"}
 
 
 def test_preset_recipes_must_name_presets_of_the_model():
@@ -203,7 +203,7 @@ def test_trainer_takes_the_presets_recipe_unless_one_is_asked(tmp_path):
         config = TrainConfig(model="stc_nlstm", out_dir=str(tmp_path), **options)
         return Trainer(config, log=lambda s: None).base_recipe.name
 
-    assert recipe(preset="cpu") == "synthetic_cpu"
+    assert recipe(preset="cpu") == "stc_nlstm_cpu"
     assert recipe() == "stc_nlstm_paper"
     assert recipe(preset="cpu", recipe="stc_nlstm_paper") == "stc_nlstm_paper"
 

@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 import shlex
 import tempfile
 from pathlib import Path
@@ -35,6 +36,7 @@ from ferzoo.catalog import (
     exports_cell,
     load_results,
     model_table,
+    war_spread,
 )
 from ferzoo.data.synthetic import SyntheticConfig
 from ferzoo.data.writer import atomic_write_text
@@ -203,10 +205,47 @@ def run_record(run_dir: str | os.PathLike, command: str | None = None,
     return entry
 
 
-def record_run(run_dir: str | os.PathLike, results_path: str | os.PathLike = SYNTHETIC_RESULTS,
+# What must agree between the runs of one multi-seed entry (they differ in the seed only).
+SAME_SETUP = ("model", "preset", "overrides", "recipe", "epochs", "data", "synthetic",
+              "two_stage")
+
+
+def seeds_record(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One entry for runs that differ only in their seed: WAR and UAR are the means,
+    ``war_range`` the lowest and highest WAR, ``seeds`` each run's own figures."""
+    first = records[0]
+    for other in records[1:]:
+        differ = [k for k in SAME_SETUP if other.get(k) != first.get(k)]
+        if differ:
+            raise ResultsError(
+                f"runs of seeds {first['seed']} and {other['seed']} differ in {differ}: "
+                "one entry holds the seeds of one set-up")
+    seeds = [r["seed"] for r in records]
+    if len(set(seeds)) != len(seeds):
+        raise ResultsError(f"two runs have the same seed ({seeds}); give one run per seed")
+    wars = [r["war"] for r in records]
+    entry = {k: v for k, v in first.items() if k not in ("seed", "best_epoch")}
+    entry.update(
+        war=round(sum(wars) / len(wars), 4),
+        uar=round(sum(r["uar"] for r in records) / len(records), 4),
+        war_range=[min(wars), max(wars)],
+        seeds=[{k: r.get(k) for k in ("seed", "war", "uar", "best_epoch", "date")}
+               for r in records],
+        date=max(r["date"] for r in records),
+        command=re.sub(r" --seed \d+", "", first["command"]) + "  # --seed " +
+        ", ".join(str(s) for s in seeds),
+    )
+    return entry
+
+
+def record_run(run_dir: str | os.PathLike | Sequence[str | os.PathLike],
+               results_path: str | os.PathLike = SYNTHETIC_RESULTS,
                command: str | None = None, note: str | None = None) -> dict[str, Any]:
-    """Add (or replace) the entry of ``run_dir``'s model in the results file."""
-    entry = run_record(run_dir, command=command, note=note)
+    """Add (or replace) the entry of ``run_dir``'s model in the results file; several
+    run folders of one set-up with different seeds make one entry (:func:`seeds_record`)."""
+    run_dirs = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
+    records = [run_record(d, command=command, note=note) for d in run_dirs]
+    entry = records[0] if len(records) == 1 else seeds_record(records)
     get_entry(entry["model"])  # raises for an unregistered model
     path = Path(results_path)
     data = load_results(path)
@@ -321,10 +360,13 @@ def results_section(paper: str, synthetic: str | os.PathLike = SYNTHETIC_RESULTS
         if entry.get("overrides"):
             preset += " + " + ", ".join(f"{k}={v}" for k, v in entry["overrides"].items())
         recipe = entry["recipe"] + (" (two-stage)" if entry.get("two_stage") else "")
+        war, best = f"{entry['war']:.1%}", entry.get("best_epoch")
+        if war_spread(entry):  # the mean over seeds, with the range
+            war += f" ({war_spread(entry)})"
+            best = ", ".join(str(s.get("best_epoch")) for s in entry["seeds"])
         rows.append(
-            f"| `{name}` | {entry['war']:.1%} | {entry['uar']:.1%} | {entry['test_clips']} | "
-            f"{preset} | {recipe} | {entry['epochs']} ({entry.get('best_epoch')}) | {data} | "
-            f"{export_text} |")
+            f"| `{name}` | {war} | {entry['uar']:.1%} | {entry['test_clips']} | "
+            f"{preset} | {recipe} | {entry['epochs']} ({best}) | {data} | {export_text} |")
         commands.append(f"{entry['command']}  # {name}, {entry['date']}"
                         + (f": {entry['note']}" if entry.get("note") else ""))
     text = "\n".join(rows)

@@ -76,12 +76,22 @@ def check_results(results: Mapping[str, Any], source: str = "results") -> None:
             raise ResultsError(f"{source}: the entry under {name!r} is for {entry['model']!r}")
 
 
+def war_spread(entry: Mapping[str, Any]) -> str | None:
+    """``91.0%-96.0%, 3 seeds`` for an entry of several seeds (WAR range), else None."""
+    if not entry.get("seeds"):
+        return None
+    low, high = entry["war_range"]
+    return f"{low:.1%}-{high:.1%}, {len(entry['seeds'])} seeds"
+
+
 def accuracy_cell(entry: Mapping[str, Any] | None, head: str = "softmax") -> str:
     """``93.0% / 93.0%``, with what differs from the documented run in brackets."""
     if not entry:
         return NOT_TRAINED if head != "regression" else NO_ACCURACY
     text = f"{entry['war']:.1%} / {entry['uar']:.1%}"
     extra = []
+    if war_spread(entry):
+        extra.append(f"mean WAR, {war_spread(entry)}")
     if entry.get("preset") != "cpu":
         extra.append(f"preset {entry.get('preset') or 'paper'}")
     if entry.get("overrides"):

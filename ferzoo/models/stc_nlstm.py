@@ -251,7 +251,7 @@ _STC_PRESETS = {
 # The cpu preset trains with a recipe measured to learn at its size (docs/recipes.md);
 # the paper-size model with the paper's.
 _COMMON = dict(paper=PAPER, sampling="uniform", recipe="stc_nlstm_paper",
-               preset_recipes={"cpu": "synthetic_cpu"})
+               preset_recipes={"cpu": "stc_nlstm_cpu"})
 
 register_model(
     "stc_nlstm", functools.partial(_build, "stc_nlstm"), defaults=DEFAULTS, presets=PRESETS,

@@ -133,6 +133,29 @@ def test_record_run_reads_a_finished_run_folder(tmp_path):
     assert accuracy_cell(entry) == "87.7% / 87.1% (width=8; render v2)"
 
 
+def test_seeds_of_one_set_up_make_one_entry_with_their_spread(tmp_path):
+    runs = []
+    for seed, war in [(0, 0.91), (1, 0.95), (2, 0.96)]:
+        run = _fake_run(tmp_path / f"s{seed}", seed=seed)
+        report = json.loads((run / "test_report.json").read_text())
+        (run / "test_report.json").write_text(json.dumps({**report, "war": war}))
+        runs.append(run)
+    entry = record_run(runs, tmp_path / "results.json")
+    assert entry["war"] == 0.94 and entry["war_range"] == [0.91, 0.96]
+    assert [s["seed"] for s in entry["seeds"]] == [0, 1, 2]
+    assert "seed" not in entry and entry["command"].endswith("  # --seed 0, 1, 2")
+    assert " --seed 0 " not in entry["command"]
+    assert accuracy_cell(entry) == "94.0% / 87.1% (mean WAR, 91.0%-96.0%, 3 seeds; render v2)"
+    row = next(line for line in results_section("stc_nlstm", tmp_path / "results.json")
+               .splitlines() if line.startswith("| `stc_nlstm`"))
+    assert "| 94.0% (91.0%-96.0%, 3 seeds) | 87.1% | 300 |" in row and "| 10 (7, 7, 7) |" in row
+    other = _fake_run(tmp_path / "w", seed=3, overrides={"width": 8})
+    with pytest.raises(ResultsError, match=r"differ in \['overrides'\]"):
+        record_run([runs[0], other], tmp_path / "results.json")
+    with pytest.raises(ResultsError, match="same seed"):
+        record_run([runs[0], runs[0]], tmp_path / "results.json")
+
+
 def test_record_run_refuses_unfinished_runs_and_unregistered_models(tmp_path):
     with pytest.raises(ResultsError, match="test_report.json"):
         record_run(_fake_run(tmp_path / "a", finished=False), tmp_path / "r.json")
