@@ -6,7 +6,8 @@ README table's accuracy column and docs/models read it; see tools/docgen.py).
 
 RUN_DIR is a folder written by `ferzoo train` (or a `--two-stage` folder); several folders
 of one set-up trained with different `--seed`s make one entry: mean WAR/UAR, the WAR range
-and each seed's figures. The entry of that model is replaced. Then regenerate the README table: python tools/update_readme.py
+and each seed's figures. The entry of that model is replaced. Then regenerate the README
+table: python tools/update_readme.py
 """
 
 import argparse
