@@ -360,9 +360,9 @@ def results_section(paper: str, synthetic: str | os.PathLike = SYNTHETIC_RESULTS
         if entry.get("overrides"):
             preset += " + " + ", ".join(f"{k}={v}" for k, v in entry["overrides"].items())
         recipe = entry["recipe"] + (" (two-stage)" if entry.get("two_stage") else "")
-        war, best = f"{entry['war']:.1%}", entry.get("best_epoch")
-        if war_spread(entry):  # the mean over seeds, with the range
-            war += f" ({war_spread(entry)})"
+        war, best, spread = f"{entry['war']:.1%}", entry.get("best_epoch"), war_spread(entry)
+        if spread:  # the mean over seeds, with the range
+            war += f" ({spread})"
             best = ", ".join(str(s.get("best_epoch")) for s in entry["seeds"])
         rows.append(
             f"| `{name}` | {war} | {entry['uar']:.1%} | {entry['test_clips']} | "

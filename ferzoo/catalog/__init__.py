@@ -90,8 +90,9 @@ def accuracy_cell(entry: Mapping[str, Any] | None, head: str = "softmax") -> str
         return NOT_TRAINED if head != "regression" else NO_ACCURACY
     text = f"{entry['war']:.1%} / {entry['uar']:.1%}"
     extra = []
-    if war_spread(entry):
-        extra.append(f"mean WAR, {war_spread(entry)}")
+    spread = war_spread(entry)
+    if spread:
+        extra.append(f"mean WAR, {spread}")
     if entry.get("preset") != "cpu":
         extra.append(f"preset {entry.get('preset') or 'paper'}")
     if entry.get("overrides"):
