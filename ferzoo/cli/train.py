@@ -199,7 +199,8 @@ def add_parsers(sub) -> None:
                    help="compute in 16 bits, keep float32 weights and softmax "
                         "(float16 adds loss scaling)")
     p.add_argument("--jit", action="store_true",
-                   help="compile the training step with XLA (measure first: slower on CPU)")
+                   help="compile the training step with XLA (measure first: on CPU it is "
+                        "faster for some models, slower for others)")
     p.add_argument("--cache", choices=["records", "frames"],
                    help="keep the training data in memory after the first epoch: records "
                         "(file reads) or frames (decoded, shrunk: no JPEG decoding after "

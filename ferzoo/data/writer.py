@@ -5,6 +5,9 @@ same input always gives the same shards, bytes included, whatever the number of
 workers. A shard is written under a temporary name and renamed when complete, after its
 per-clip report (``.shards/<shard>.json``) is on disk: an interrupted run never leaves a
 shard that looks finished, and a rerun skips the finished ones and redoes the rest.
+A folder has one writer at a time: a second process writing into it (two trainings that
+make the same synthetic dataset, a conversion started twice) waits on an operating-system
+lock (``.shards/writer.lock``) and then finds the shards the first one finished.
 
 Layout of an output folder::
 
@@ -18,19 +21,24 @@ Layout of an output folder::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
 import multiprocessing
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
+
+import filelock
 
 from ferzoo.data.records import record_size
 from ferzoo.data.schema import Clip, SchemaError, clip_to_example
 from ferzoo.progress import Progress
 
 MANIFEST = "manifest.json"
+WRITER_LOCK = Path(".shards") / "writer.lock"
 
 
 class SkipClip(Exception):
@@ -159,9 +167,36 @@ def write_split(
         The split's manifest entry (also merged into ``out_dir/manifest.json``).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if not len(items):
         raise ValueError(f"split {split!r}: no clips to write")
+    with one_writer(out_dir):
+        return _write_split(out_dir, split, items, load, labels=labels, num_shards=num_shards,
+                            clips_per_shard=clips_per_shard, workers=workers,
+                            image_format=image_format, progress=progress, source=source,
+                            progress_notes=progress_notes)
+
+
+@contextlib.contextmanager
+def one_writer(out_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold the dataset folder's writer lock; wait (saying so) while another process has it."""
+    path = Path(out_dir) / WRITER_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"{out_dir}: another process is writing this dataset; waiting for it "
+              f"(lock {path})", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_split(out_dir: Path, split: str, items: Sequence[Any], load: Callable[[Any], Clip],
+                 *, labels, num_shards, clips_per_shard, workers, image_format, progress,
+                 source, progress_notes) -> dict[str, Any]:
     n_shards = num_shards or max(1, -(-len(items) // clips_per_shard))
     n_shards = min(n_shards, len(items))
     for stale in out_dir.glob(f".{split}-*.tmp-*"):

@@ -86,3 +86,30 @@ def test_clip_without_frames_is_refused(tmp_path):
 
     with pytest.raises(SchemaError, match="'c0'.*T>=1"):
         writer.write_split(tmp_path, "train", [1], empty, progress=False)
+
+
+def test_a_second_writer_waits_for_the_first_and_reuses_its_shards(tmp_path, capfd):
+    """Two processes writing one folder (two trainings making the same synthetic data): the
+    second waits on the folder's lock, says so, then finds the shards finished."""
+    import threading
+
+    import filelock
+
+    items = fake_datasets.items(3, 2)
+    writer.write_split(tmp_path, "train", items, fake_datasets.load_fake,
+                       labels=fake_datasets.LABELS, num_shards=2, progress=False)
+    first = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.tfrecord")}
+    other = filelock.FileLock(str(tmp_path / writer.WRITER_LOCK))  # the other process
+    other.acquire()
+    done = []
+    thread = threading.Thread(target=lambda: done.append(writer.write_split(
+        tmp_path, "train", items, fake_datasets.load_fake, labels=fake_datasets.LABELS,
+        num_shards=2, progress=False)))
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive() and not done, "the second writer did not wait for the lock"
+    other.release()
+    thread.join(timeout=30)
+    assert done and done[0]["num_clips"] == 6
+    assert "another process is writing this dataset" in capfd.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.tfrecord")} == first

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,8 @@ def contact_sheet(path, config: SyntheticConfig | None = None, clips_per_class: 
         y += gap
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")  # then renamed
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write the contact sheet {path}")
+    os.replace(tmp, path)
     return path
