@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sys
 import multiprocessing
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
