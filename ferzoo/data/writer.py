@@ -170,10 +170,46 @@ def write_split(
     if not len(items):
         raise ValueError(f"split {split!r}: no clips to write")
     with one_writer(out_dir):
-        return _write_split(out_dir, split, items, load, labels=labels, num_shards=num_shards,
-                            clips_per_shard=clips_per_shard, workers=workers,
-                            image_format=image_format, progress=progress, source=source,
-                            progress_notes=progress_notes)
+        n_shards = num_shards or max(1, -(-len(items) // clips_per_shard))
+        n_shards = min(n_shards, len(items))
+        for stale in out_dir.glob(f".{split}-*.tmp-*"):
+            stale.unlink()
+        jobs, reports = [], {}
+        for i, (lo, hi) in enumerate(_shard_ranges(len(items), n_shards)):
+            name = shard_name(split, i, n_shards)
+            if _is_finished(out_dir, name):
+                report = out_dir / ".shards" / f"{name}.json"
+                reports[name] = json.loads(report.read_text())
+                continue
+            jobs.append({
+                "out_dir": str(out_dir), "name": name, "items": list(items[lo:hi]),
+                "load": load, "labels": list(labels) if labels is not None else None,
+                "image_format": image_format,
+            })
+        done_items = sum(len(r["clips"]) for r in reports.values())
+        bar = Progress(len(items), f"writing {split}", enabled=progress)
+        bar.update(done_items)
+        if jobs:
+            def account(report):
+                reports[report["shard"]] = report
+                skipped = sum(c["status"] == "skipped" for c in report["clips"])
+                noted = {key: sum(int(c.get("notes", {}).get(key, 0)) for c in report["clips"])
+                         for key in progress_notes}
+                bar.update(len(report["clips"]), skipped=skipped, **noted)
+
+            if workers > 1 and len(jobs) > 1:
+                ctx = multiprocessing.get_context("spawn")
+                with ctx.Pool(min(workers, len(jobs))) as pool:
+                    for report in pool.imap_unordered(_write_shard, jobs):
+                        account(report)
+            else:
+                for job in jobs:
+                    account(_write_shard(job))
+        bar.close()
+        entry = _split_entry(out_dir, [reports[shard_name(split, i, n_shards)]
+                                       for i in range(n_shards)])
+        update_manifest(out_dir, split, entry, labels=labels, source=source)
+        return entry
 
 
 @contextlib.contextmanager
@@ -192,49 +228,6 @@ def one_writer(out_dir: str | os.PathLike) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-def _write_split(out_dir: Path, split: str, items: Sequence[Any], load: Callable[[Any], Clip],
-                 *, labels, num_shards, clips_per_shard, workers, image_format, progress,
-                 source, progress_notes) -> dict[str, Any]:
-    n_shards = num_shards or max(1, -(-len(items) // clips_per_shard))
-    n_shards = min(n_shards, len(items))
-    for stale in out_dir.glob(f".{split}-*.tmp-*"):
-        stale.unlink()
-    jobs, reports = [], {}
-    for i, (lo, hi) in enumerate(_shard_ranges(len(items), n_shards)):
-        name = shard_name(split, i, n_shards)
-        if _is_finished(out_dir, name):
-            reports[name] = json.loads((out_dir / ".shards" / f"{name}.json").read_text())
-            continue
-        jobs.append({
-            "out_dir": str(out_dir), "name": name, "items": list(items[lo:hi]),
-            "load": load, "labels": list(labels) if labels is not None else None,
-            "image_format": image_format,
-        })
-    done_items = sum(len(r["clips"]) for r in reports.values())
-    bar = Progress(len(items), f"writing {split}", enabled=progress)
-    bar.update(done_items)
-    if jobs:
-        def account(report):
-            reports[report["shard"]] = report
-            skipped = sum(c["status"] == "skipped" for c in report["clips"])
-            noted = {key: sum(int(c.get("notes", {}).get(key, 0)) for c in report["clips"])
-                     for key in progress_notes}
-            bar.update(len(report["clips"]), skipped=skipped, **noted)
-
-        if workers > 1 and len(jobs) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(min(workers, len(jobs))) as pool:
-                for report in pool.imap_unordered(_write_shard, jobs):
-                    account(report)
-        else:
-            for job in jobs:
-                account(_write_shard(job))
-    bar.close()
-    entry = _split_entry(out_dir, [reports[shard_name(split, i, n_shards)] for i in range(n_shards)])
-    update_manifest(out_dir, split, entry, labels=labels, source=source)
-    return entry
 
 
 def _split_entry(out_dir: Path, reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -104,11 +104,13 @@ def test_a_second_writer_waits_for_the_first_and_reuses_its_shards(tmp_path, cap
     done = []
     thread = threading.Thread(target=lambda: done.append(writer.write_split(
         tmp_path, "train", items, fake_datasets.load_fake, labels=fake_datasets.LABELS,
-        num_shards=2, progress=False)))
-    thread.start()
-    thread.join(timeout=1.0)
-    assert thread.is_alive() and not done, "the second writer did not wait for the lock"
-    other.release()
+        num_shards=2, progress=False)), daemon=True)
+    try:
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive() and not done, "the second writer did not wait for the lock"
+    finally:
+        other.release()
     thread.join(timeout=30)
     assert done and done[0]["num_clips"] == 6
     assert "another process is writing this dataset" in capfd.readouterr().err
