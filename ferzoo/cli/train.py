@@ -7,6 +7,7 @@ loading TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from ferzoo.cli.common import (
     positive_float,
     positive_int,
 )
+from ferzoo.errors import UsageError
 
 
 def end_to_end_note(model: str, two_stage: bool, overrides: dict[str, Any]) -> str | None:
@@ -58,7 +60,13 @@ def cmd_train(args) -> int:
         print(note, file=sys.stderr)
     # hybrid_cnn_rnn* with --two-stage: the frame CNN first, then the RNN on it frozen
     # (each stage's trainer holds its own folder, this command the folder of both)
-    run = train_two_stage if args.two_stage else train
+    run = train
+    if args.two_stage:
+        run = functools.partial(train_two_stage, fine_tune_epochs=args.fine_tune_epochs,
+                                fine_tune_learning_rate=args.fine_tune_lr)
+    elif args.fine_tune_epochs or args.fine_tune_lr:
+        raise UsageError("--fine-tune-epochs and --fine-tune-lr are a third stage of "
+                         "--two-stage training; add --two-stage")
     out = args.out or os.path.join("runs", args.model)
     with folder_lock(out) if args.two_stage else contextlib.nullcontext():
         result = run_training(run, args, out, overrides, synthetic)
@@ -189,6 +197,13 @@ def add_parsers(sub) -> None:
                    help="hybrid_cnn_rnn*: train the frame CNN on single frames, freeze it, "
                         "then train the RNN on its features (Jain et al. 2018; the way "
                         "these models learn, see docs/models/hybrid_cnn_rnn.md)")
+    p.add_argument("--fine-tune-epochs", type=positive_int,
+                   help="with --two-stage: then train the whole hybrid end to end (CNN "
+                        "unfrozen) from stage 2's weights for this many epochs (not in the "
+                        "paper; a third run folder, stage3_finetune)")
+    p.add_argument("--fine-tune-lr", type=positive_float,
+                   help="learning rate of the fine-tuning stage (default: a tenth of "
+                        "stage 2's)")
     p.add_argument("--per-replica-batch", type=positive_int,
                    help="clips per replica; the global batch is this x replicas "
                         "(instead of --batch-size, which is the global batch)")

@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -125,6 +126,10 @@ class TrainConfig:
     mixed_precision: str | None = None
     jit: bool = False
     cache: str | None = None  # "records" or "frames": make_dataset's cache of training data
+    # Weights to start from (a .keras or .weights.h5 of the same architecture), e.g. the
+    # two-stage hybrid's stage 2 when it is fine-tuned end to end; a resumed run restores
+    # its own checkpoint instead.
+    init_weights: str | None = None
 
     # Fields that may change between a run and its resumption.
     _MUTABLE = ("epochs", "patience", "skip_corrupt", "strategy", "jit", "cache")
@@ -402,6 +407,8 @@ class Trainer:
                 raise UsageError(
                     f"cannot build {cfg.model} (preset {cfg.preset}) with the settings "
                     f"{cfg.overrides}: {str(error).splitlines()[0]}") from error
+            if cfg.init_weights:
+                load_initial_weights(self.model, cfg.init_weights)
             self.optimizer = self.recipe.make_optimizer(steps)
             if cfg.mixed_precision == "mixed_float16":
                 # float16 gradients underflow without loss scaling; bfloat16 has float32's
@@ -596,6 +603,25 @@ class Trainer:
         if self.chief:
             atomic_write_text(self.out / "result.json", json.dumps(result, indent=1))
         return result
+
+
+def load_initial_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """Load ``path`` (a ``.keras`` or ``.weights.h5`` file of the same architecture) into
+    ``model``; a missing or mismatched file is a :class:`UsageError` naming it."""
+    if not os.path.isfile(path):
+        raise UsageError(f"init_weights {str(path)!r} does not exist")
+    # Keras may skip a part of the file that does not match and only warn (the layers keep
+    # their initial weights): a warning while loading counts as a mismatch here.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+            problem = next((str(w.message) for w in caught), None)
+        except ValueError as error:
+            problem = str(error)
+    if problem:
+        raise UsageError(f"init_weights {str(path)!r} do not fit {model.name}: "
+                         f"{' '.join(problem.split())[:400]}")
 
 
 def train(model: str, out_dir: str | os.PathLike | None = None, **options: Any) -> dict[str, Any]:

@@ -12,6 +12,9 @@ get its validation hold-out, checkpoints, resume and test report:
              its features are computed on the fly (so augmentation still varies per
              epoch) and only the IRNN and its head train.
 
+    stage 3 (only with ``fine_tune_epochs``, not in the paper): the whole hybrid, CNN
+             unfrozen, starting from stage 2's weights at a tenth of its learning rate.
+
 End-to-end training is the plain ``ferzoo train --model hybrid_cnn_rnn``.
 
 Run folder of ``train_two_stage(model, out)``::
@@ -19,7 +22,8 @@ Run folder of ``train_two_stage(model, out)``::
     out/stage1_cnn/    the trainer's run folder of the frame CNN (its test report is the
                        paper's "CNN" row)
     out/stage2_rnn/    the trainer's run folder of the hybrid (model.keras: video -> class)
-    out/result.json    both results
+    out/stage3_finetune/  with fine-tuning: the hybrid trained end to end from stage 2
+    out/result.json    the results of every stage
 
 The sweep of the IRNN's size on cached CNN features (Tables 2 and 3) and the linear
 probes of the CNN's features are repository tools: ``tools/hybrid_sweep.py``.
@@ -72,6 +76,8 @@ def train_two_stage(
     preset: str | None = None,
     overrides: dict[str, Any] | None = None,
     stage1_epochs: int | None = None,
+    fine_tune_epochs: int | None = None,
+    fine_tune_learning_rate: float | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train the frame CNN, freeze it, then train the hybrid's RNN on its features.
@@ -82,6 +88,10 @@ def train_two_stage(
         preset, overrides: as for ``ferzoo.training.trainer.train``; the stage-1 CNN is
             built with the same CNN settings (image size, channels, filters, ...).
         stage1_epochs: epochs of stage 1 (default: the same as stage 2).
+        fine_tune_epochs: if set, a third stage trains the whole hybrid (the CNN no longer
+            frozen) for this many epochs from stage 2's weights; the test report is then
+            stage 3's. A named departure from the paper, which keeps the CNN fixed.
+        fine_tune_learning_rate: stage 3's learning rate (default: a tenth of stage 2's).
         **options: the other options of ``train`` (data, recipe, epochs, batch_size, ...),
             used by both stages.
 
@@ -98,12 +108,13 @@ def train_two_stage(
     if stage1_epochs is not None:
         stage1_options["epochs"] = stage1_epochs
     cnn_model = STAGE1_MODELS[entry.head]
-    log(f"two-stage training of {model}, stage 1/2: frame CNN ({cnn_model}, one frame "
-        f"per clip) in {out / 'stage1_cnn'}")
+    stages = 3 if fine_tune_epochs else 2
+    log(f"two-stage training of {model}, stage 1/{stages}: frame CNN ({cnn_model}, one "
+        f"frame per clip) in {out / 'stage1_cnn'}")
     stage1 = train(cnn_model, out / "stage1_cnn", preset=None,
                    overrides=stage1_arguments(model, preset, overrides), **stage1_options)
     weights = out / "stage1_cnn" / "model.keras"
-    log(f"stage 2/2: {model} on the frozen CNN ({weights}) in {out / 'stage2_rnn'}")
+    log(f"stage 2/{stages}: {model} on the frozen CNN ({weights}) in {out / 'stage2_rnn'}")
     stage2 = train(model, out / "stage2_rnn", preset=preset,
                    overrides=dict(overrides, cnn_weights=str(weights), freeze_cnn=True),
                    **options)
@@ -111,6 +122,29 @@ def train_two_stage(
               "stage2": stage2, "best": stage2.get("best"), "epochs": stage2.get("epochs")}
     if "test" in stage2:
         result["test"] = stage2["test"]
+    if fine_tune_epochs:
+        stage3 = fine_tune(model, out, preset, overrides, fine_tune_epochs,
+                           fine_tune_learning_rate, options)
+        result.update(stage3=stage3, best=stage3.get("best"), epochs=stage3.get("epochs"))
+        result.pop("test", None)
+        if "test" in stage3:
+            result["test"] = stage3["test"]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "result.json", json.dumps(result, indent=1, default=str))
     return result
+
+
+def fine_tune(model: str, out: Path, preset: str | None, overrides: dict[str, Any],
+              epochs: int, learning_rate: float | None, options: dict[str, Any]) -> dict:
+    """Stage 3: the hybrid end to end (CNN trainable) from stage 2's weights."""
+    log: Callable[[str], None] = options.get("log", print)
+    stage2 = out / "stage2_rnn"
+    if learning_rate is None:
+        recipe = json.loads((stage2 / "run.json").read_text())["recipe"]
+        learning_rate = recipe["learning_rate"] / 10
+    log(f"stage 3/3: {model} end to end from {stage2 / 'model.keras'} (learning rate "
+        f"{learning_rate:g}, {epochs} epochs) in {out / 'stage3_finetune'}")
+    return train(model, out / "stage3_finetune", preset=preset,
+                 overrides=dict(overrides, freeze_cnn=False),
+                 init_weights=str(stage2 / "model.keras"),
+                 **dict(options, epochs=epochs, learning_rate=learning_rate))

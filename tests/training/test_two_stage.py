@@ -50,6 +50,47 @@ def test_two_stage_trains_cnn_then_frozen_rnn(fake_dir, tmp_path):
     assert info["model_kwargs"]["freeze_cnn"] is True
 
 
+def test_fine_tuning_starts_from_stage_two_with_the_cnn_unfrozen(fake_dir, tmp_path):
+    out = tmp_path / "run"
+    result = train_two_stage("hybrid_cnn_rnn", out, preset="tiny", data=str(fake_dir),
+                             test_data=str(fake_dir), epochs=1, fine_tune_epochs=1,
+                             fine_tune_learning_rate=1e-9, **OPTIONS)
+    assert set(result) >= {"stage1", "stage2", "stage3"}
+    assert result["test"] == result["stage3"]["test"]  # the final model is stage 3's
+    stage2 = keras.saving.load_model(out / "stage2_rnn" / "model.keras")
+    stage3 = keras.saving.load_model(out / "stage3_finetune" / "model.keras")
+    assert stage3.get_layer("frames").layer.trainable
+    info = json.loads((out / "stage3_finetune" / "run.json").read_text())
+    assert info["model_kwargs"]["freeze_cnn"] is False
+    assert info["config"]["init_weights"].endswith("stage2_rnn/model.keras")
+    assert info["recipe"]["learning_rate"] == 1e-9
+    # At a learning rate of 1e-9 the epoch leaves stage 2's weights as they were: every
+    # weight (the CNN's, the IRNN's, the head's) starts from stage 2, none from scratch.
+    for before, after in zip(stage2.get_weights(), stage3.get_weights()):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_init_weights_that_do_not_fit_name_the_file(tmp_path):
+    from ferzoo import registry
+    from ferzoo.errors import UsageError
+    from ferzoo.training.trainer import load_initial_weights
+
+    other = tmp_path / "other.weights.h5"
+    registry.build("stcam", "tiny").save_weights(other)
+    model = registry.build("hybrid_cnn_rnn", "tiny")
+    with pytest.raises(UsageError, match="other.weights.h5"):
+        load_initial_weights(model, other)
+    with pytest.raises(UsageError, match="does not exist"):
+        load_initial_weights(model, tmp_path / "missing.keras")
+
+
+def test_fine_tuning_is_a_stage_of_two_stage_training(capsys):
+    from ferzoo.cli import main
+
+    assert main(["train", "--model", "hybrid_cnn_rnn", "--fine-tune-epochs", "3"]) != 0
+    assert "add --two-stage" in capsys.readouterr().err
+
+
 def test_train_command_points_hybrids_to_two_stage():
     from ferzoo.cli.train import end_to_end_note
 
