@@ -6,7 +6,9 @@ them. :func:`train_two_stage` does the same with the ordinary trainer, so both s
 get its validation hold-out, checkpoints, resume and test report:
 
     stage 1: ``hybrid_cnn`` (or ``hybrid_cnn_valence``) with ``frames=1``: the frame CNN
-             on the last frame of every clip (the peak of a neutral -> peak clip);
+             on the last frame of every clip (the peak of a neutral -> peak clip), with
+             the hybrid's CNN settings and, unless a recipe is given, the frame CNN's
+             recipe at the hybrid's preset;
     stage 2: ``hybrid_cnn_rnn`` (or any ``hybrid_cnn_rnn*``) built with
              ``cnn_weights=<stage 1 model.keras>, freeze_cnn=True``: the CNN is fixed,
              its features are computed on the fly (so augmentation still varies per
@@ -69,6 +71,17 @@ def stage1_arguments(model: str, preset: str | None, overrides: dict[str, Any]) 
     return out
 
 
+def stage1_training(cnn_model: str, preset: str | None, options: dict[str, Any]) -> dict:
+    """The stage-1 CNN's training options: the hybrid's, and with no recipe asked, the
+    recipe of the frame CNN at the hybrid's preset (the CNN is built with the preset's
+    settings as overrides, not as the preset, so the trainer alone would pick the
+    paper's recipe for it)."""
+    out = dict(options)
+    if out.get("recipe") is None:
+        out["recipe"] = registry.get_entry(cnn_model).recipe_for(preset)
+    return out
+
+
 def train_two_stage(
     model: str = "hybrid_cnn_rnn",
     out_dir: str | os.PathLike | None = None,
@@ -104,10 +117,10 @@ def train_two_stage(
         raise ValueError("two-stage training makes its own cnn_weights; do not set it")
     out = Path(out_dir or Path("runs") / model)
     log: Callable[[str], None] = options.get("log", print)
-    stage1_options = dict(options)
+    cnn_model = STAGE1_MODELS[entry.head]
+    stage1_options = stage1_training(cnn_model, preset, options)
     if stage1_epochs is not None:
         stage1_options["epochs"] = stage1_epochs
-    cnn_model = STAGE1_MODELS[entry.head]
     stages = 3 if fine_tune_epochs else 2
     log(f"two-stage training of {model}, stage 1/{stages}: frame CNN ({cnn_model}, one "
         f"frame per clip) in {out / 'stage1_cnn'}")

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from ferzoo.training.two_stage import stage1_arguments, train_two_stage
+from ferzoo.training.two_stage import stage1_arguments, stage1_training, train_two_stage
 from tests import fake_datasets
 from tools.hybrid_sweep import linear_probe, run_probe, run_sweep, write_sweep_report
 
@@ -26,6 +26,19 @@ def test_stage1_takes_the_hybrid_cnn_settings():
     args = stage1_arguments("hybrid_cnn_rnn", "cpu", {"units": 50, "fc_units": 64})
     assert args["frames"] == 1 and args["image_size"] == 48 and args["fc_units"] == 64
     assert "units" not in args and "num_classes" not in args  # from the data
+
+
+def test_stage1_trains_with_the_recipe_of_the_hybrids_preset():
+    from ferzoo import registry
+
+    # cpu: both stages with the preset's recipe, not the paper's SGD for the frame CNN
+    assert stage1_training("hybrid_cnn", "cpu", {"seed": 1}) == {
+        "seed": 1, "recipe": registry.get_entry("hybrid_cnn_rnn").recipe_for("cpu")}
+    assert registry.get_entry("hybrid_cnn").recipe_for("cpu") != \
+        registry.get_entry("hybrid_cnn").recipe_for(None)
+    assert stage1_training("hybrid_cnn", None, {})["recipe"] == "hybrid_paper"
+    assert stage1_training("hybrid_cnn", "cpu", {"recipe": "synthetic_cpu"})["recipe"] == \
+        "synthetic_cpu"  # a recipe asked for trains both stages
 
 
 def test_two_stage_trains_cnn_then_frozen_rnn(fake_dir, tmp_path):
