@@ -61,6 +61,8 @@ ABOUT = ("Test WAR/UAR of training runs on the built-in synthetic data (test sub
          "unseen in training): data 'default' and 'temporal' (a variant where one frame "
          "cannot tell the class; docs/temporal.md). One entry per run, written by "
          "tools/temporal_benchmark.py; minutes are wall-clock on the machine that ran it.")
+# The settings of the grid's runs: each model's cpu preset with its own recipe and epochs.
+GRID = {"preset": "cpu", "recipe": None, "epochs": None, "synthetic": {}}
 RUN_KEYS = ("model", "data", "seed", "preset", "recipe", "epochs", "variant", "synthetic")
 
 
@@ -294,11 +296,16 @@ def results_table(runs: list[dict[str, Any]], models: Sequence[str] = MODELS) ->
 
 
 def missing_cells(runs: list[dict[str, Any]], models: Sequence[str] = MODELS,
-                  seeds: Sequence[int] = (0, 1, 2)) -> list[str]:
-    """The (model, data) cells of the grid with fewer than ``len(seeds)`` seeds."""
+                  seeds: Sequence[int] = (0, 1, 2),
+                  grid: dict[str, Any] | None = None) -> list[str]:
+    """The (model, data) cells of the grid with fewer than ``len(seeds)`` seeds; ``grid``
+    (default :data:`GRID`): the settings a run must have to count (preset, recipe,
+    epochs, synthetic)."""
+    grid = dict(GRID, **(grid or {}))
     have: dict[tuple, set] = {}
     for r in runs:
-        have.setdefault((r["model"], r["data"]), set()).add(r["seed"])
+        if all((r.get(k) or None) == (v or None) for k, v in grid.items()):
+            have.setdefault((r["model"], r["data"]), set()).add(r["seed"])
     known = set(registry.list_models("*"))
     out = []
     for model in models:
@@ -366,8 +373,9 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
 
 def render_page(results: str | os.PathLike = RESULTS, page: str | os.PathLike = PAGE,
                 plot: str | os.PathLike = PLOT, models: Sequence[str] = MODELS,
-                seeds: Sequence[int] = (0, 1, 2)) -> Path:
-    """Write the table, the list of unmeasured cells and the plot into ``page``."""
+                seeds: Sequence[int] = (0, 1, 2), grid: dict[str, Any] | None = None) -> Path:
+    """Write the table, the list of unmeasured cells of ``grid`` (:func:`missing_cells`)
+    and the plot into ``page``."""
     from tools.docgen import replace_between
 
     runs = load_results(results)["runs"]
@@ -376,9 +384,14 @@ def render_page(results: str | os.PathLike = RESULTS, page: str | os.PathLike = 
     if plot_path is not None:
         body.append(f"\n![WAR per model on the default and the temporal data]"
                     f"({os.path.relpath(plot_path, page.parent)})")
-    gaps = missing_cells(runs, models, seeds)
+    grid = dict(GRID, **(grid or {}))
+    gaps = missing_cells(runs, models, seeds, grid)
     if gaps:
-        body.append("\nNot measured (cells of the grid with fewer seeds than asked):\n")
+        recipe = f"recipe `{grid['recipe']}`" if grid["recipe"] else "its own recipe"
+        epochs = (f"{grid['epochs']} epoch{'s' * (grid['epochs'] != 1)}" if grid["epochs"]
+                  else "the recipe's epochs")
+        body.append(f"\nNot measured (cells of the grid, preset `{grid['preset']}`, {recipe}, "
+                    f"{epochs}, with fewer seeds than asked):\n")
         body += [f"- {g}" for g in gaps]
     text = page.read_text() if page.exists() else f"# Temporal benchmark\n\n{BEGIN}\n{END}\n"
     page.write_text(replace_between(text, BEGIN, END, "\n".join(body), str(page)))

@@ -51,15 +51,20 @@ def test_smoke_tiny_preset_one_epoch(tmp_path):
 
     page = tmp_path / "temporal.md"
     page.write_text(f"# Temporal\n\nintro\n\n{BEGIN}\nold\n{END}\n\nafter\n")
+    grid = dict(preset="tiny", epochs=1, synthetic=TINY_DATA)
     render_page(results, page, tmp_path / "plot.png", models=["hybrid_cnn", "stc"],
-                seeds=[0, 1])
+                seeds=[0, 1], grid=grid)
     text = page.read_text()
     assert "intro" in text and "after" in text and "old" not in text
     assert "| `hybrid_cnn` |" in text and "| `stc` |" in text
     assert "`stc` on `temporal`: 1 of 2 seeds" in text
     assert (tmp_path / "plot.png").stat().st_size > 1000
     assert "not measured" in results_table(runs[:1])
-    assert missing_cells(runs, ["reference_c3d", "no_such_model"], [0]) == [
+    assert "preset `tiny`, its own recipe, 1 epoch," in text
+    # only runs of the grid's settings count: these are not the default grid's (cpu)
+    assert "`stc` on `default`: 0 of 1 seeds" in missing_cells(runs, ["stc"], [0])
+    assert missing_cells(runs, ["stc", "hybrid_cnn"], [0], grid) == []
+    assert missing_cells(runs, ["reference_c3d", "no_such_model"], [0], grid) == [
         "`reference_c3d` on `default`: 0 of 1 seeds",
         "`reference_c3d` on `temporal`: 0 of 1 seeds",
         "`no_such_model` on `default`: 0 of 1 seeds (model not registered)",
