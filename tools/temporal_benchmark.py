@@ -252,8 +252,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-def _pct(mean: float, std: float) -> str:
-    return f"{mean:.1%}" + ("" if math.isnan(std) else f" ± {std:.1%}")
+def _pct(mean: float, std: float, values: Sequence[float] = ()) -> str:
+    """``mean ± std (min-max)`` in percent; the mean alone for one seed."""
+    if math.isnan(std):
+        return f"{mean:.1%}"
+    return f"{mean:.1%} ± {100 * std:.1f} ({100 * min(values):.1f}-{100 * max(values):.1f})"
 
 
 def _setting(key: tuple) -> tuple:
@@ -262,7 +265,8 @@ def _setting(key: tuple) -> tuple:
 
 
 def results_table(runs: list[dict[str, Any]], models: Sequence[str] = MODELS) -> str:
-    """Markdown: one row per model and setting, WAR mean ± std (seeds) on each data set."""
+    """Markdown: one row per model and setting, WAR mean ± std (range) over seeds on each
+    data set."""
     if not runs:
         return "No runs recorded yet."
     summary = summarise(runs)
@@ -285,8 +289,8 @@ def results_table(runs: list[dict[str, Any]], models: Sequence[str] = MODELS) ->
             d, t = cells.get("default"), cells.get("temporal")
             gap = f"{100 * (t['war'] - d['war']):+.1f} points" if d and t else "-"
             minutes = ", ".join(f"{v['minutes']:.1f}" for v in (d, t) if v)
-            default_war = _pct(d["war"], d["war_std"]) if d else "not measured"
-            temporal_war = _pct(t["war"], t["war_std"]) if t else "not measured"
+            default_war = _pct(d["war"], d["war_std"], d["wars"]) if d else "not measured"
+            temporal_war = _pct(t["war"], t["war_std"], t["wars"]) if t else "not measured"
             temporal_uar = f"{t['uar']:.1%}" if t else "-"
             seeds = f"{len(d['seeds']) if d else 0} / {len(t['seeds']) if t else 0}"
             lines.append(f"| `{model}` | {default_war} | {temporal_war} | {temporal_uar} "
@@ -295,17 +299,32 @@ def results_table(runs: list[dict[str, Any]], models: Sequence[str] = MODELS) ->
     return "\n".join(lines).rstrip()
 
 
+def grid_runs(runs: list[dict[str, Any]], grid: dict[str, Any] | None = None) -> list[dict]:
+    """The runs made with the settings of ``grid`` (default :data:`GRID`)."""
+    grid = dict(GRID, **(grid or {}))
+    return [r for r in runs if all((r.get(k) or None) == (v or None) for k, v in grid.items())]
+
+
+def grid_words(grid: dict[str, Any] | None = None) -> str:
+    """The grid's settings in words, e.g. "preset `cpu`, its own recipe, the recipe's
+    epochs"."""
+    grid = dict(GRID, **(grid or {}))
+    recipe = f"recipe `{grid['recipe']}`" if grid["recipe"] else "its own recipe"
+    epochs = (f"{grid['epochs']} epoch{'s' * (grid['epochs'] != 1)}" if grid["epochs"]
+              else "the recipe's epochs")
+    extra = f", data settings `{grid['synthetic']}`" if grid["synthetic"] else ""
+    return f"preset `{grid['preset']}`, {recipe}, {epochs}{extra}"
+
+
 def missing_cells(runs: list[dict[str, Any]], models: Sequence[str] = MODELS,
                   seeds: Sequence[int] = (0, 1, 2),
                   grid: dict[str, Any] | None = None) -> list[str]:
     """The (model, data) cells of the grid with fewer than ``len(seeds)`` seeds; ``grid``
     (default :data:`GRID`): the settings a run must have to count (preset, recipe,
     epochs, synthetic)."""
-    grid = dict(GRID, **(grid or {}))
     have: dict[tuple, set] = {}
-    for r in runs:
-        if all((r.get(k) or None) == (v or None) for k, v in grid.items()):
-            have.setdefault((r["model"], r["data"]), set()).add(r["seed"])
+    for r in grid_runs(runs, grid):
+        have.setdefault((r["model"], r["data"]), set()).add(r["seed"])
     known = set(registry.list_models("*"))
     out = []
     for model in models:
@@ -318,8 +337,11 @@ def missing_cells(runs: list[dict[str, Any]], models: Sequence[str] = MODELS,
 
 
 def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
-                 models: Sequence[str] = MODELS) -> Path | None:
-    """Bar chart of WAR (mean over seeds, each seed a dot) per model on each data set."""
+                 models: Sequence[str] = MODELS,
+                 grid: dict[str, Any] | None = None) -> Path | None:
+    """Bar chart of WAR (mean over seeds, each seed a dot) per model on each data set, of
+    the runs with the grid's settings (the tables have the others)."""
+    runs = grid_runs(runs, grid)
     if not runs:
         return None
     import matplotlib
@@ -348,7 +370,7 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
                        color="black", zorder=3)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper right")
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper center", ncol=2)
     ax.axhline(100 / 6, color="grey", lw=0.8, ls=":")
 
     def label(model, setting):
@@ -360,9 +382,10 @@ def plot_results(runs: list[dict[str, Any]], path: str | os.PathLike = PLOT,
 
     ax.set_xticks(range(len(groups)), [label(*g) for g in groups], fontsize=7)
     ax.set_ylabel("test WAR (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("WAR on unseen subjects (bars: mean over seeds; dots: seeds; "
-                 "dotted: chance)", fontsize=8)
+    ax.set_ylim(0, 115)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_title(f"WAR on unseen subjects, {grid_words(grid).replace('`', '')}\n(bars: mean "
+                 "over seeds; dots: seeds; dotted: chance)", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -379,19 +402,16 @@ def render_page(results: str | os.PathLike = RESULTS, page: str | os.PathLike = 
     from tools.docgen import replace_between
 
     runs = load_results(results)["runs"]
-    page, plot_path = Path(page), plot_results(runs, plot, models)
+    grid = dict(GRID, **(grid or {}))
+    page, plot_path = Path(page), plot_results(runs, plot, models, grid)
     body = [results_table(runs, models)]
     if plot_path is not None:
         body.append(f"\n![WAR per model on the default and the temporal data]"
                     f"({os.path.relpath(plot_path, page.parent)})")
-    grid = dict(GRID, **(grid or {}))
     gaps = missing_cells(runs, models, seeds, grid)
     if gaps:
-        recipe = f"recipe `{grid['recipe']}`" if grid["recipe"] else "its own recipe"
-        epochs = (f"{grid['epochs']} epoch{'s' * (grid['epochs'] != 1)}" if grid["epochs"]
-                  else "the recipe's epochs")
-        body.append(f"\nNot measured (cells of the grid, preset `{grid['preset']}`, {recipe}, "
-                    f"{epochs}, with fewer seeds than asked):\n")
+        body.append(f"\nNot measured (cells of the grid, {grid_words(grid)}, with fewer "
+                    "seeds than asked):\n")
         body += [f"- {g}" for g in gaps]
     text = page.read_text() if page.exists() else f"# Temporal benchmark\n\n{BEGIN}\n{END}\n"
     page.write_text(replace_between(text, BEGIN, END, "\n".join(body), str(page)))
