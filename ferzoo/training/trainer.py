@@ -610,13 +610,14 @@ def load_initial_weights(model: keras.Model, path: str | os.PathLike) -> None:
     ``model``; a missing or mismatched file is a :class:`UsageError` naming it."""
     if not os.path.isfile(path):
         raise UsageError(f"init_weights {str(path)!r} does not exist")
-    # Keras may skip a part of the file that does not match and only warn (the layers keep
-    # their initial weights): a warning while loading counts as a mismatch here.
+    # Keras may skip a part of the file that does not match and only warn ("Skipping ...":
+    # those layers keep their initial weights); such a warning counts as a mismatch here.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model.load_weights(path)
-            problem = next((str(w.message) for w in caught), None)
+            problem = next((str(w.message) for w in caught
+                            if str(w.message).startswith("Skipping")), None)
         except ValueError as error:
             problem = str(error)
     if problem:

@@ -97,6 +97,30 @@ def test_init_weights_that_do_not_fit_name_the_file(tmp_path):
         load_initial_weights(model, tmp_path / "missing.keras")
 
 
+def test_init_weights_that_keras_only_skips_are_an_error(tmp_path, monkeypatch):
+    import warnings
+
+    from ferzoo import registry
+    from ferzoo.errors import UsageError
+    from ferzoo.training.trainer import load_initial_weights
+
+    path = tmp_path / "same.weights.h5"
+    model = registry.build("hybrid_cnn_rnn", "tiny")
+    model.save_weights(path)
+    load_initial_weights(model, path)  # a file that fits loads without a word
+
+    def load_with(message):
+        def load(_path):
+            warnings.warn(message, UserWarning)
+        monkeypatch.setattr(model, "load_weights", load)
+
+    load_with("some unrelated deprecation")
+    load_initial_weights(model, path)  # other warnings are not a mismatch
+    load_with("Skipping nested container at 'layers/irnn': no matching group found")
+    with pytest.raises(UsageError, match="same.weights.h5.*Skipping nested container"):
+        load_initial_weights(model, path)
+
+
 def test_fine_tuning_is_a_stage_of_two_stage_training(capsys):
     from ferzoo.cli import main
 
