@@ -7,6 +7,7 @@
     ferzoo train --model NAME [--preset cpu] ...   ferzoo/cli/train.py
     ferzoo evaluate --run DIR [--data PATTERN]
     ferzoo crossval --model NAME --data DIR
+    ferzoo compare CROSSVAL_A CROSSVAL_B
     ferzoo svm fit|evaluate ...
     ferzoo export --weights RUN --out DIR          ferzoo/cli/export.py
     ferzoo benchmark [MODEL ...]

@@ -1,4 +1,4 @@
-"""``ferzoo train``, ``evaluate``, ``crossval`` and ``svm``: training and its protocols.
+"""``ferzoo train``, ``evaluate``, ``crossval``, ``compare``, ``svm``: training and protocols.
 
 The library is imported inside each command, so that ``ferzoo --help`` answers without
 loading TensorFlow.
@@ -140,6 +140,21 @@ def cmd_crossval(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from ferzoo.training.crossval import compare, comparison_table
+
+    result = compare(args.a, args.b)
+    print(comparison_table(result), end="")
+    if args.json:
+        from pathlib import Path
+
+        from ferzoo.data.writer import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(result, indent=1))
+        print(f"comparison: {args.json}")
+    return 0
+
+
 def cmd_svm_fit(args) -> int:
     from ferzoo.training.run_folder import lock_run_folder
     from ferzoo.training.svm import fit_run_svm
@@ -260,6 +275,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-steps-per-epoch", type=positive_int)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_crossval)
+
+    p = sub.add_parser("compare", help="two crossval folders fold by fold on the same test "
+                                       "subjects: WAR of each and the difference")
+    p.add_argument("a", help="crossval folder of model A (e.g. a paper's model)")
+    p.add_argument("b", help="crossval folder of model B (e.g. reference_c3d, the floor)")
+    p.add_argument("--json", help="also write the comparison to this JSON file")
+    p.set_defaults(func=cmd_compare)
 
     parser = sub.add_parser(
         "svm", help="RFSCNN's SVM on the fused features of a trained run (fit / evaluate)")

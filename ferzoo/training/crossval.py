@@ -5,9 +5,11 @@ Each fold is one ordinary run of :func:`ferzoo.training.trainer.train` in
 them, test subjects: :mod:`ferzoo.training.protocols`), so a fold resumes like any run
 and a finished fold is not trained again. The summary, ``OUT/crossval.json`` and
 ``OUT/crossval.md``, gives WAR and UAR per fold and their mean and standard deviation
-(sample standard deviation over folds).
+(sample standard deviation over folds). :func:`compare` pairs two such folders fold by
+fold, e.g. a paper's model against the ``reference_c3d`` floor on the same test subjects.
 
     >>> summary = crossval("stc_nlstm", "tfrecords/ckplus", folds=10)   # doctest: +SKIP
+    >>> print(comparison_table(compare("runs/cv-stc", "runs/cv-c3d")))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ferzoo.errors import RunFolderError
 from ferzoo.training.labels import check_labels
 from ferzoo.training.protocols import DEFAULT_VAL_FRACTION, Fold, make_folds, read_protocol
 from ferzoo.training.trainer import train
@@ -129,3 +132,73 @@ def crossval(model: str, data: str | Path, *, folds: int | None = None,
     log(f"{model}: WAR {war_mean:.2%} +- {war_std:.2%}, UAR {uar_mean:.2%} +- {uar_std:.2%} "
         f"over {len(rows)} folds ({out / 'crossval.md'})")
     return summary
+
+
+def _finished(folder: Path) -> tuple[dict[str, Any], dict[int, list[str]]]:
+    summary_file = folder / "crossval.json"
+    if not summary_file.exists():
+        raise RunFolderError(f"{summary_file} not found: {folder} is not a folder written "
+                             "by ferzoo crossval")
+    summary = json.loads(summary_file.read_text())
+    folds_file = folder / "folds.json"
+    tests = {f["index"]: sorted(f["test"]["subjects"] or []) for f in
+             json.loads(folds_file.read_text())} if folds_file.exists() else {}
+    return summary, tests
+
+
+def compare(folder_a: str | Path, folder_b: str | Path) -> dict[str, Any]:
+    """Pair two ``crossval`` folders fold by fold: WAR of each and A - B per fold.
+
+    Only folds finished in both count; a fold must test the same subjects in both
+    (else ``ValueError`` naming the fold). Pooled WAR counts every test clip of those folds
+    once; the differences' mean and sample standard deviation are over folds.
+    """
+    (a, tests_a), (b, tests_b) = _finished(Path(folder_a)), _finished(Path(folder_b))
+    if Path(a["data"]).resolve() != Path(b["data"]).resolve():
+        raise ValueError(f"{folder_a} tested on {a['data']}, {folder_b} on {b['data']}: "
+                         "folds of different data cannot be paired")
+    rows_b = {row["fold"]: row for row in b["folds"]}
+    rows = []
+    for row_a in a["folds"]:
+        row_b = rows_b.get(row_a["fold"])
+        if row_b is None:
+            continue
+        fold = row_a["fold"]
+        if tests_a.get(fold) != tests_b.get(fold) or row_a["test_clips"] != row_b["test_clips"]:
+            raise ValueError(f"fold {fold} tests subjects {tests_a.get(fold)} in {folder_a} "
+                             f"but {tests_b.get(fold)} in {folder_b}: not the same fold")
+        rows.append({"fold": fold, "test_subjects": tests_a.get(fold),
+                     "test_clips": row_a["test_clips"], "war_a": row_a["war"],
+                     "war_b": row_b["war"], "diff": row_a["war"] - row_b["war"]})
+    if not rows:
+        raise ValueError(f"no fold is finished in both {folder_a} and {folder_b}")
+    clips = sum(r["test_clips"] for r in rows)
+    diff_mean, diff_std = _mean_std([r["diff"] for r in rows])
+    return {
+        "a": {"folder": str(folder_a), "model": a["model"]},
+        "b": {"folder": str(folder_b), "model": b["model"]},
+        "data": a["data"], "folds": rows, "test_clips": clips,
+        "war_a": sum(r["war_a"] * r["test_clips"] for r in rows) / clips,
+        "war_b": sum(r["war_b"] * r["test_clips"] for r in rows) / clips,
+        "diff_mean": diff_mean, "diff_std": diff_std,
+        "a_higher": sum(r["diff"] > 0 for r in rows), "b_higher": sum(r["diff"] < 0 for r in rows),
+    }
+
+
+def comparison_table(result: dict[str, Any]) -> str:
+    """Markdown table of :func:`compare`: one row per fold, then pooled WAR and the mean."""
+    a, b = result["a"]["model"], result["b"]["model"]
+    lines = [f"# {a} (A) against {b} (B) on {result['data']} ({len(result['folds'])} folds)",
+             "", "| fold | test subjects | test clips | WAR A | WAR B | A - B (points) |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in result["folds"]:
+        lines.append(f"| {r['fold']} | {', '.join(r['test_subjects'] or [])} | "
+                     f"{r['test_clips']} | {r['war_a']:.1%} | {r['war_b']:.1%} | "
+                     f"{100 * r['diff']:+.1f} |")
+    lines.append(f"| **all** | | {result['test_clips']} | **{result['war_a']:.1%}** | "
+                 f"**{result['war_b']:.1%}** | **{100 * result['diff_mean']:+.1f}** "
+                 f"(std {100 * result['diff_std']:.1f}) |")
+    lines += ["", f"A above B in {result['a_higher']} folds, below in {result['b_higher']}, "
+              f"equal in {len(result['folds']) - result['a_higher'] - result['b_higher']}. "
+              "WAR A and B in the last row pool every test clip; A - B is the mean over folds."]
+    return "\n".join(lines) + "\n"

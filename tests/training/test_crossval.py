@@ -57,3 +57,49 @@ def test_crossval_runs_every_fold_and_summarises(converted, tmp_path):
     again = cv.crossval(NAME, converted, folds=3, out_dir=out, log=logs.append)
     assert again["war_mean"] == summary["war_mean"]
     assert sum("already done" in line for line in logs) == 3
+
+
+def _crossval_folder(folder, model, wars, tests, data="tfr/mine"):
+    """A finished crossval folder as ``crossval`` writes it (summary and folds)."""
+    folder.mkdir()
+    rows = [{"fold": i, "war": war, "uar": war, "test_clips": 10, "train_clips": 50}
+            for i, war in wars.items()]
+    (folder / "crossval.json").write_text(json.dumps(
+        {"model": model, "data": data, "protocol": "kfold", "folds": rows}))
+    (folder / "folds.json").write_text(json.dumps(
+        [{"index": i, "test": {"subjects": subjects}} for i, subjects in tests.items()]))
+    return folder
+
+
+def test_compare_pairs_folds_on_the_same_test_subjects(tmp_path, capsys):
+    tests = {1: ["S1"], 2: ["S2"], 3: ["S3"]}
+    a = _crossval_folder(tmp_path / "a", "stc_nlstm", {1: 0.9, 2: 0.5, 3: 0.7}, tests)
+    b = _crossval_folder(tmp_path / "b", "reference_c3d", {1: 0.8, 2: 0.6}, tests)
+    result = cv.compare(a, b)
+    assert [r["fold"] for r in result["folds"]] == [1, 2]  # fold 3 is finished only in A
+    assert [round(r["diff"], 6) for r in result["folds"]] == [0.1, -0.1]
+    assert result["diff_mean"] == pytest.approx(0.0)
+    assert result["diff_std"] == pytest.approx(0.1414213, rel=1e-5)
+    assert result["war_a"] == pytest.approx(0.7) and result["war_b"] == pytest.approx(0.7)
+    assert (result["a_higher"], result["b_higher"]) == (1, 1)
+    table = cv.comparison_table(result)
+    assert "| 1 | S1 | 10 | 90.0% | 80.0% | +10.0 |" in table
+    assert "| 2 | S2 | 10 | 50.0% | 60.0% | -10.0 |" in table
+
+    assert main(["compare", str(a), str(b), "--json", str(tmp_path / "c.json")]) == 0
+    assert "| **all** | | 20 | **70.0%** | **70.0%** | **+0.0** (std 14.1) |" in \
+        capsys.readouterr().out
+    assert json.loads((tmp_path / "c.json").read_text())["folds"][0]["war_b"] == 0.8
+
+
+def test_compare_refuses_folds_that_differ(tmp_path, capsys):
+    a = _crossval_folder(tmp_path / "a", "stc_nlstm", {1: 0.9}, {1: ["S1"]})
+    b = _crossval_folder(tmp_path / "b", "reference_c3d", {1: 0.8}, {1: ["S2"]})
+    with pytest.raises(ValueError, match=r"fold 1 tests subjects \['S1'\] in .* but \['S2'\]"):
+        cv.compare(a, b)
+    other = _crossval_folder(tmp_path / "c", "reference_c3d", {1: 0.8}, {1: ["S1"]},
+                             data="tfr/other")
+    with pytest.raises(ValueError, match="folds of different data cannot be paired"):
+        cv.compare(a, other)
+    assert main(["compare", str(a), str(tmp_path)]) == 2
+    assert "is not a folder written by ferzoo crossval" in capsys.readouterr().err
