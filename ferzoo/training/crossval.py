@@ -146,17 +146,30 @@ def _finished(folder: Path) -> tuple[dict[str, Any], dict[int, list[str]]]:
     return summary, tests
 
 
+def _converted_from(data: str) -> str | None:
+    """The source a dataset folder was converted from (its conversion report), if known."""
+    report = Path(data) / "conversion_report.json"
+    if not report.exists():
+        return None
+    return json.loads(report.read_text()).get("source_dir")
+
+
 def compare(folder_a: str | Path, folder_b: str | Path) -> dict[str, Any]:
     """Pair two ``crossval`` folders fold by fold: WAR of each and A - B per fold.
 
-    Only folds finished in both count; a fold must test the same subjects in both
-    (else ``ValueError`` naming the fold). Pooled WAR counts every test clip of those folds
-    once; the differences' mean and sample standard deviation are over folds.
+    Both must test the same data folder, or two converted from the same source (e.g. with
+    and without ``--flow``); only folds finished in both count, and a fold must test the
+    same subjects in both (else ``ValueError`` naming the fold). Pooled WAR counts every
+    test clip of those folds once; the differences' mean and sample standard deviation
+    are over folds.
     """
     (a, tests_a), (b, tests_b) = _finished(Path(folder_a)), _finished(Path(folder_b))
-    if Path(a["data"]).resolve() != Path(b["data"]).resolve():
-        raise ValueError(f"{folder_a} tested on {a['data']}, {folder_b} on {b['data']}: "
-                         "folds of different data cannot be paired")
+    source_a, source_b = _converted_from(a["data"]), _converted_from(b["data"])
+    if Path(a["data"]).resolve() != Path(b["data"]).resolve() and (
+            source_a is None or source_a != source_b):
+        raise ValueError(f"{folder_a} tested on {a['data']} (converted from {source_a}), "
+                         f"{folder_b} on {b['data']} (from {source_b}): folds of different "
+                         "data cannot be paired")
     rows_b = {row["fold"]: row for row in b["folds"]}
     rows = []
     for row_a in a["folds"]:
@@ -177,7 +190,8 @@ def compare(folder_a: str | Path, folder_b: str | Path) -> dict[str, Any]:
     return {
         "a": {"folder": str(folder_a), "model": a["model"]},
         "b": {"folder": str(folder_b), "model": b["model"]},
-        "data": a["data"], "folds": rows, "test_clips": clips,
+        "data": a["data"] if a["data"] == b["data"] else f"{a['data']} / {b['data']}",
+        "folds": rows, "test_clips": clips,
         "war_a": sum(r["war_a"] * r["test_clips"] for r in rows) / clips,
         "war_b": sum(r["war_b"] * r["test_clips"] for r in rows) / clips,
         "diff_mean": diff_mean, "diff_std": diff_std,

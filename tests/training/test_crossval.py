@@ -101,5 +101,15 @@ def test_compare_refuses_folds_that_differ(tmp_path, capsys):
                              data="tfr/other")
     with pytest.raises(ValueError, match="folds of different data cannot be paired"):
         cv.compare(a, other)
+    # Two conversions of one source (e.g. with and without optical flow) pair.
+    for data, source in (("mine", "clips/manifest.csv"), ("other", "clips/manifest.csv")):
+        (tmp_path / "tfr" / data).mkdir(parents=True)
+        (tmp_path / "tfr" / data / "conversion_report.json").write_text(
+            json.dumps({"source_dir": source}))
+    flow = _crossval_folder(tmp_path / "d", "rfscnn", {1: 0.7}, {1: ["S1"]},
+                            data=str(tmp_path / "tfr/other"))
+    same = _crossval_folder(tmp_path / "e", "stc_nlstm", {1: 0.9}, {1: ["S1"]},
+                            data=str(tmp_path / "tfr/mine"))
+    assert cv.compare(same, flow)["war_b"] == 0.7
     assert main(["compare", str(a), str(tmp_path)]) == 2
     assert "is not a folder written by ferzoo crossval" in capsys.readouterr().err
