@@ -199,6 +199,10 @@ def compare(folder_a: str | Path, folder_b: str | Path) -> dict[str, Any]:
     }
 
 
+def _folds(count: int) -> str:
+    return f"{count} fold" + ("" if count == 1 else "s")
+
+
 def comparison_table(result: dict[str, Any]) -> str:
     """Markdown table of :func:`compare`: one row per fold, then pooled WAR and the mean."""
     a, b = result["a"]["model"], result["b"]["model"]
@@ -212,7 +216,8 @@ def comparison_table(result: dict[str, Any]) -> str:
     lines.append(f"| **all** | | {result['test_clips']} | **{result['war_a']:.1%}** | "
                  f"**{result['war_b']:.1%}** | **{100 * result['diff_mean']:+.1f}** "
                  f"(std {100 * result['diff_std']:.1f}) |")
-    lines += ["", f"A above B in {result['a_higher']} folds, below in {result['b_higher']}, "
-              f"equal in {len(result['folds']) - result['a_higher'] - result['b_higher']}. "
-              "WAR A and B in the last row pool every test clip; A - B is the mean over folds."]
+    equal = len(result["folds"]) - result["a_higher"] - result["b_higher"]
+    lines += ["", f"A above B in {_folds(result['a_higher'])}, below in "
+              f"{_folds(result['b_higher'])}, equal in {_folds(equal)}. WAR A and B in the "
+              "last row pool every test clip; A - B is the mean over folds."]
     return "\n".join(lines) + "\n"
