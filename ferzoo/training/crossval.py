@@ -206,7 +206,7 @@ def _folds(count: int) -> str:
 def comparison_table(result: dict[str, Any]) -> str:
     """Markdown table of :func:`compare`: one row per fold, then pooled WAR and the mean."""
     a, b = result["a"]["model"], result["b"]["model"]
-    lines = [f"# {a} (A) against {b} (B) on {result['data']} ({len(result['folds'])} folds)",
+    lines = [f"# {a} (A) against {b} (B) on {result['data']} ({_folds(len(result['folds']))})",
              "", "| fold | test subjects | test clips | WAR A | WAR B | A - B (points) |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in result["folds"]:
