@@ -148,7 +148,9 @@ def _finished(folder: Path) -> tuple[dict[str, Any], dict[int, list[str]]]:
 
 def _converted_from(data: str) -> str | None:
     """The source a dataset folder was converted from (its conversion report), if known."""
-    report = Path(data) / "conversion_report.json"
+    from ferzoo.data.converters.base import REPORT_FILE
+
+    report = Path(data) / REPORT_FILE
     if not report.exists():
         return None
     return json.loads(report.read_text()).get("source_dir")
