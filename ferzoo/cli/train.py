@@ -128,11 +128,17 @@ def cmd_crossval(args) -> int:
     options = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
     out = args.out or os.path.join(
         "runs", f"crossval-{args.model}-{os.path.basename(os.path.normpath(args.data))}")
+    overrides = model_settings(args.set, args.model, args.preset)
+    note = end_to_end_note(args.model, False, overrides)
+    if note:
+        # crossval trains every model end to end; a fold the paper's way is `train`'s job
+        print(f"{note}; crossval has no two-stage mode: train a fold with `ferzoo train "
+              f"--model {args.model} --two-stage --data {args.data} --fold K`", file=sys.stderr)
     with folder_lock(out):
         crossval(
             args.model, args.data, folds=args.folds, out_dir=out, seed=args.seed,
             order=args.order, only=args.fold, preset=args.preset,
-            overrides=model_settings(args.set, args.model, args.preset), recipe=args.recipe,
+            overrides=overrides, recipe=args.recipe,
             epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=args.lr, strategy=args.strategy,
             max_steps_per_epoch=args.max_steps_per_epoch, progress=not args.quiet, **options,

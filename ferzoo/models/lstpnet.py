@@ -158,9 +158,8 @@ register_model(
     ),
     presets={
         "tiny": dict(frames=4, image_size=32, width=4, heads=2, dim_head=4, mlp_dim=16),
-        # 1/4 width (transformer dim 128), 8 frames (4 segments x 2) at 64x64: with
-        # --recipe lstpnet_cpu, 24 epochs on the synthetic data take ~11 min on a shared
-        # 2-core CPU and reach 98.0 % / 99.3 % test WAR (seeds 0 / 1, unseen subjects).
+        # 1/4 width (transformer dim 128), 8 frames (4 segments x 2) at 64x64; trains
+        # with lstpnet_cpu (measured results: docs/models/lstpnet.md, docs/recipes.md).
         "cpu": dict(frames=8, image_size=64, width=16, heads=4, dim_head=32, mlp_dim=512),
     },
 )

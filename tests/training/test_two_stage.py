@@ -141,6 +141,21 @@ def test_train_command_points_hybrids_to_two_stage():
     assert end_to_end_note("no_such_model", False, {}) is None  # the trainer says so
 
 
+def test_crossval_command_points_hybrids_to_two_stage_folds(tmp_path, capsys):
+    from ferzoo.cli import main
+
+    # the note comes before any data is read: a missing folder then stops the command
+    args = ["crossval", "--model", "hybrid_cnn_rnn", "--preset", "tiny",
+            "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "cv")]
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert "crossval has no two-stage mode" in err
+    assert f"--two-stage --data {tmp_path / 'missing'} --fold K" in err
+    assert main(["crossval", "--model", "hybrid_cnn", "--preset", "tiny",
+                 "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "cv2")]) != 0
+    assert "two-stage" not in capsys.readouterr().err
+
+
 def test_two_stage_refuses_other_models(tmp_path):
     with pytest.raises(ValueError, match="hybrid_cnn_rnn"):
         train_two_stage("hybrid_cnn", tmp_path)
