@@ -326,7 +326,9 @@ class _Clock:
 def _stages(seconds: dict[str, float], total: float, frames: int) -> dict[str, Any]:
     per_frame = {k: round(1000 * v / max(frames, 1), 2) for k, v in seconds.items()}
     per_frame["other"] = round(1000 * (total - sum(seconds.values())) / max(frames, 1), 2)
-    return {"frames": frames, "seconds": round(total, 2),
+    # seconds to the millisecond: a short clip takes under a second, and 2 decimals would
+    # be 5 % of it (the per-frame stages must add up to seconds / frames)
+    return {"frames": frames, "seconds": round(total, 3),
             "frames_per_second": round(frames / total, 1) if total else None,
             "ms_per_frame": per_frame}
 
