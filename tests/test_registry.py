@@ -182,7 +182,7 @@ def test_cpu_presets_train_with_a_recipe_measured_at_their_size():
     assert stc.recipe_for("cpu") == "stc_nlstm_cpu"
     assert stc.recipe_for("tiny") == "stc_nlstm_paper"
     assert ferzoo.get_entry("lstpnet").recipe_for("cpu") == "lstpnet_cpu"
-    assert ferzoo.get_entry("stcam").recipe_for("cpu") == "synthetic_cpu"
+    assert ferzoo.get_entry("stcam").recipe_for("cpu") == "stcam_cpu"
     assert ferzoo.get_entry("hybrid_cnn_rnn").recipe_for("cpu") == "hybrid_synthetic"
     info = ferzoo.model_info("stc_nlstm", count_params=False)
     assert info["recipe"] == "stc_nlstm_paper"
