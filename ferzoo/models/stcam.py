@@ -284,8 +284,6 @@ DEFAULTS = dict(
 # 0.15-0.19 GFLOPs per clip) learns the synthetic 64x64 data on a 2-core CPU in minutes:
 # ``ferzoo train --model stcam --preset cpu --recipe synthetic_cpu --epochs 15`` reached
 # 92-100 % test accuracy on unseen subjects for every variant (README, STCAM section).
-# The cpu preset's recipe, stcam_cpu, is the same at Adam 1e-3: measured on clips the
-# code was not tuned on, where 3e-3 left some folds at chance (docs/recipes.md).
 TINY = dict(frames=3, image_size=16, width_multiplier=0.125, fc_units=16)
 PRESETS = {
     "tiny": TINY,
