@@ -232,10 +232,16 @@ def seeds_record(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         seeds=[{k: r.get(k) for k in ("seed", "war", "uar", "best_epoch", "date")}
                for r in records],
         date=max(r["date"] for r in records),
-        command=re.sub(r" --seed \d+", "", first["command"]) + "  # --seed " +
-        ", ".join(str(s) for s in seeds),
+        command=seeds_command(first["command"], seeds),
     )
     return entry
+
+
+def seeds_command(command: str, seeds: Sequence[int]) -> str:
+    """``command`` without its ``--seed`` (given, or named in a trailing ``# --seed``
+    comment as a command passed by hand may be), followed by the seeds it ran with."""
+    command = re.sub(r"\s*# --seed [\d, ]*$", "", command)
+    return re.sub(r" --seed \d+", "", command) + "  # --seed " + ", ".join(map(str, seeds))
 
 
 def record_run(run_dir: str | os.PathLike | Sequence[str | os.PathLike],

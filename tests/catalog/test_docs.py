@@ -145,6 +145,9 @@ def test_seeds_of_one_set_up_make_one_entry_with_their_spread(tmp_path):
     assert [s["seed"] for s in entry["seeds"]] == [0, 1, 2]
     assert "seed" not in entry and entry["command"].endswith("  # --seed 0, 1, 2")
     assert " --seed 0 " not in entry["command"]
+    # a command given by hand that already names the seeds is not named twice
+    again = record_run(runs, tmp_path / "results.json", command=entry["command"])
+    assert again["command"] == entry["command"]
     assert accuracy_cell(entry) == "94.0% / 87.1% (mean WAR, 91.0%-96.0%, 3 seeds; render v2)"
     row = next(line for line in results_section("stc_nlstm", tmp_path / "results.json")
                .splitlines() if line.startswith("| `stc_nlstm`"))
